@@ -1,0 +1,1 @@
+"""Shipped games: one folder per game holding its ``game.toml`` (and rules as Python)."""

@@ -1,0 +1,30 @@
+"""List every (nested) package explicitly.
+
+pyproject.toml maps ``solvers/``, ``analysis/`` and ``games/`` into the ``popgames``
+namespace; setuptools' automatic discovery does not follow such mappings into
+nested folders, so a wheel would silently drop e.g. ``popgames.games.trust_split``.
+``tests/test_packaging.py`` builds the wheel and checks its contents.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).parent
+MAPPED = {"popgames": "popgames", "popgames.solvers": "solvers",
+          "popgames.analysis": "analysis", "popgames.games": "games"}
+
+
+def _packages() -> list[str]:
+    found = []
+    for name, folder in MAPPED.items():
+        base = ROOT / folder
+        for init in sorted(base.rglob("__init__.py")):
+            rel = init.parent.relative_to(base)
+            if "__pycache__" in rel.parts:
+                continue
+            found.append(".".join([name, *rel.parts]))
+    return found
+
+
+setup(packages=_packages())

@@ -1,0 +1,259 @@
+"""The meta-solver registry: names -> backends, with verification of every answer.
+
+A registry entry is a solution concept users ask for by name (``"nash"``,
+``"cce"``, ``"rae"``, ...). It lists backends in a declared fallback order; each
+backend is a plain function on the payoff tensor returning a :class:`Candidate`.
+:func:`solve` tries the applicable backends in order, verifies each answer with
+:mod:`popgames.analysis.exploitability` (code the backends do not share) and
+returns the first verified one as a :class:`Solution` whose ``solver`` field
+names the backend that answered. Exact backends whose answer fails verification
+count as failures; when all fail, :class:`~popgames.errors.SolverError` carries
+every backend's status. Approximate backends (dynamics, alpha-rank) report the
+gap they reached and whether it met the tolerance.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from popgames.analysis.exploitability import (cce_gaps, ce_gaps, nash_regrets,
+                                              risk_averse_regrets)
+from popgames.errors import GameCardError, PopgamesError, SolverError, UnknownNameError
+from popgames.payoff_tensor import as_payoff_tensor, expected_payoffs, joint_marginals, outer
+
+#: Default verification tolerance, relative to the payoff range (at least 1).
+DEFAULT_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a backend returns before verification.
+
+    Exactly one of ``marginals`` (per-player mixed strategies) or ``joint``
+    (a distribution over action profiles) must be given; ``info`` carries
+    backend facts worth reporting (status, iterations, objective value).
+    """
+
+    marginals: list[np.ndarray] | None = None
+    joint: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A verified meta-game solution.
+
+    Attributes
+    ----------
+    marginals
+        Per-player mixed strategies, or ``None`` for joint-only concepts (CE, CCE).
+    joint
+        Distribution over joint actions (the outer product for product concepts).
+    payoffs
+        Expected payoff per player under ``joint``.
+    gap
+        The verified regret: NashConv for Nash-type answers, CE/CCE gap for
+        correlated ones, summed risk-averse regret for ``rae``.
+    per_player_gap
+        Each player's part of ``gap``.
+    converged
+        Whether ``gap`` is within ``tolerance`` (always true for exact backends).
+    tolerance
+        Absolute tolerance the gap was checked against.
+    solver
+        ``"<entry>/<backend>"``: which backend answered.
+    concept
+        What ``gap`` measures: ``"nash"``, ``"ce"``, ``"cce"`` or ``"rae"``.
+    info
+        Backend facts (status, iterations, objective, wall time in seconds).
+    """
+
+    marginals: list[np.ndarray] | None
+    joint: np.ndarray
+    payoffs: np.ndarray
+    gap: float
+    per_player_gap: np.ndarray
+    converged: bool
+    tolerance: float
+    solver: str
+    concept: str
+    info: dict[str, Any]
+
+
+Applies = Callable[[np.ndarray, Mapping[str, Any]], "str | None"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One way of computing an entry's concept.
+
+    ``applies(payoffs, options)`` returns ``None`` when the backend can handle the
+    input, or a short reason why not (reported if every backend is skipped).
+    """
+
+    name: str
+    fn: Callable[..., Candidate]
+    exact: bool
+    applies: Applies
+    params: frozenset[str]
+
+
+@dataclass
+class Entry:
+    """A registry name: its concept, backends in fallback order and documented options."""
+
+    name: str
+    concept: str
+    summary: str
+    backends: list[Backend] = field(default_factory=list)
+
+    @property
+    def options(self) -> set[str]:
+        return set().union(*(b.params for b in self.backends)) | {"tol"}
+
+
+_REGISTRY: dict[str, Entry] = {}
+_CONCEPTS = ("nash", "ce", "cce", "rae")
+
+
+def _always(payoffs: np.ndarray, options: Mapping[str, Any]) -> None:
+    return None
+
+
+def register(name: str, backend: str, fn: Callable[..., Candidate], *, concept: str,
+             exact: bool, applies: Applies = _always, summary: str = "") -> None:
+    """Add ``backend`` to the end of entry ``name``'s fallback list.
+
+    ``fn(payoffs, **options)`` receives only the options its signature names.
+    """
+    if concept not in _CONCEPTS:
+        raise ValueError(f"concept must be one of {_CONCEPTS}, got {concept!r}")
+    entry = _REGISTRY.setdefault(name, Entry(name, concept, summary))
+    if entry.concept != concept:
+        raise ValueError(f"entry {name!r} verifies {entry.concept!r}, not {concept!r}")
+    entry.summary = entry.summary or summary
+    params = frozenset(p for p in list(inspect.signature(fn).parameters)[1:]
+                       if inspect.signature(fn).parameters[p].kind
+                       is inspect.Parameter.KEYWORD_ONLY)
+    entry.backends.append(Backend(backend, fn, exact, applies, params))
+
+
+def names() -> list[str]:
+    """All registry names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def entry(name: str) -> Entry:
+    """The registry entry for ``name``; :class:`UnknownNameError` if there is none."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("meta-solver", name, list(_REGISTRY)) from None
+
+
+def check_options(name: str, options: Mapping[str, Any], source: str = "<call>") -> None:
+    """Raise :class:`GameCardError` if ``options`` has a name no backend of ``name`` takes."""
+    known = entry(name).options
+    for key in options:
+        if key not in known:
+            raise GameCardError(source, f"solvers.{name}.{key}",
+                                f"unknown option for '{name}' (accepted: {', '.join(sorted(known))})")
+
+
+def tolerance(payoffs: np.ndarray, tol: float = DEFAULT_TOL) -> float:
+    """Absolute gap tolerance: ``tol`` times the payoff range (at least 1)."""
+    return float(tol * max(1.0, float(payoffs.max() - payoffs.min())))
+
+
+def verify(payoffs: np.ndarray, candidate: Candidate, concept: str,
+           options: Mapping[str, Any]) -> tuple[list[np.ndarray] | None, np.ndarray, np.ndarray]:
+    """Check a candidate is a distribution and compute its gap per player.
+
+    Returns ``(marginals, joint, per_player_gap)``; raises :class:`SolverError`
+    if the candidate is not a probability distribution of the right shape.
+    """
+    shape = payoffs.shape[1:]
+    marginals = candidate.marginals
+    if marginals is not None:
+        marginals = [np.asarray(m, dtype=np.float64) for m in marginals]
+        if [m.shape for m in marginals] != [(a,) for a in shape]:
+            raise SolverError(concept, f"marginal shapes {[m.shape for m in marginals]} != {shape}")
+        for m in marginals:
+            _check_simplex(m, concept)
+        marginals = [np.clip(m, 0.0, None) / np.clip(m, 0.0, None).sum() for m in marginals]
+        joint = outer(marginals)
+    else:
+        if candidate.joint is None:
+            raise SolverError(concept, "backend returned neither marginals nor joint")
+        joint = np.asarray(candidate.joint, dtype=np.float64).reshape(shape)
+        _check_simplex(joint, concept)
+        joint = np.clip(joint, 0.0, None) / np.clip(joint, 0.0, None).sum()
+    if concept == "ce":
+        gaps = ce_gaps(payoffs, joint)
+    elif concept == "cce":
+        gaps = cce_gaps(payoffs, joint)
+    else:
+        profile = marginals if marginals is not None else joint_marginals(joint)
+        gaps = (risk_averse_regrets(payoffs, profile, float(options.get("mean_weight", 0.0)))
+                if concept == "rae" else nash_regrets(payoffs, profile))
+    return marginals, joint, np.maximum(gaps, 0.0)
+
+
+def _check_simplex(x: np.ndarray, concept: str) -> None:
+    if not np.isfinite(x).all() or x.min() < -1e-7 or abs(x.sum() - 1.0) > 1e-6:
+        raise SolverError(concept, f"answer is not a probability distribution "
+                                   f"(min {x.min():.3g}, sum {x.sum():.9g})")
+
+
+def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
+    """Solve a matrix game or meta-game for the concept registered as ``name``.
+
+    Parameters
+    ----------
+    game
+        A :class:`~popgames.MatrixGame`, an object with ``payoffs``, or a payoff
+        tensor ``[n_players, A_1, ..., A_n]``.
+    name
+        A registry name (see :func:`names`).
+    **options
+        Solver options; a game card's ``[solvers.<name>]`` table gives defaults.
+        ``tol`` (default 1e-6) is the verification tolerance relative to the payoff range.
+
+    Raises
+    ------
+    SolverError
+        If no backend produced an answer that passed verification.
+    """
+    ent = entry(name)
+    payoffs = as_payoff_tensor(game)
+    merged = {**dict(getattr(game, "solver_options", {}).get(name, {})), **options}
+    check_options(name, merged)
+    tol = tolerance(payoffs, float(merged.get("tol", DEFAULT_TOL)))
+    attempts: list[tuple[str, str]] = []
+    for backend in ent.backends:
+        reason = backend.applies(payoffs, merged)
+        if reason is not None:
+            attempts.append((backend.name, f"skipped ({reason})"))
+            continue
+        start = time.perf_counter()
+        try:
+            cand = backend.fn(payoffs, **{k: v for k, v in merged.items() if k in backend.params})
+            marginals, joint, gaps = verify(payoffs, cand, ent.concept, merged)
+        except PopgamesError as exc:
+            attempts.append((backend.name, str(exc)))
+            continue
+        gap = float(gaps.sum())
+        if backend.exact and gap > tol:
+            attempts.append((backend.name, f"unverified: gap {gap:.3g} > tolerance {tol:.3g}"))
+            continue
+        info = {**cand.info, "seconds": time.perf_counter() - start}
+        if attempts:
+            info["fallbacks"] = list(attempts)
+        return Solution(marginals, joint, expected_payoffs(payoffs, joint), gap, gaps,
+                        gap <= tol, tol, f"{name}/{backend.name}", ent.concept, info)
+    raise SolverError(name, "no backend produced a verified answer", attempts)
