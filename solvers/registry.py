@@ -137,9 +137,8 @@ def register(name: str, backend: str, fn: Callable[..., Candidate], *, concept: 
     if entry.concept != concept:
         raise ValueError(f"entry {name!r} verifies {entry.concept!r}, not {concept!r}")
     entry.summary = entry.summary or summary
-    params = frozenset(p for p in list(inspect.signature(fn).parameters)[1:]
-                       if inspect.signature(fn).parameters[p].kind
-                       is inspect.Parameter.KEYWORD_ONLY)
+    params = frozenset(name for name, p in inspect.signature(fn).parameters.items()
+                       if p.kind is inspect.Parameter.KEYWORD_ONLY)
     entry.backends.append(Backend(backend, fn, exact, applies, params))
 
 
