@@ -117,8 +117,44 @@ def parse_matrix(card: dict, src: str) -> MatrixGame:
                       source=src)
 
 
+def parse_openspiel(card: dict, src: str) -> Any:
+    """Build a :class:`~popgames.spiel_game.SpielGame` from a ``kind = "openspiel"`` card.
+
+    ``game`` is OpenSpiel's short name; ``[params]`` its parameters. The game tree is
+    flattened (and checked for perfect recall) when the card is read, so a game the
+    exact oracle cannot handle is reported here rather than mid-run.
+    """
+    import pyspiel
+
+    from popgames.spiel_game import SpielGame
+
+    spiel_name = _require(card, "game", str, src)
+    params = _typed(card.get("params", {}), dict, src, "params")
+    if spiel_name not in pyspiel.registered_names():
+        raise GameCardError(src, "game", f"OpenSpiel has no game '{spiel_name}'")
+    known = pyspiel.load_game(spiel_name).get_parameters()
+    for key, value in params.items():
+        if key not in known:
+            raise GameCardError(src, f"params.{key}", f"'{spiel_name}' has no such parameter "
+                                f"(known: {', '.join(sorted(known))})")
+        _typed(value, (bool, int, float, str), src, f"params.{key}")
+    try:
+        game = SpielGame(spiel_name, params, name=card.get("name", Path(src).parent.name),
+                         description=_typed(card.get("description", ""), str, src, "description"),
+                         solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
+                         source=src)
+    except pyspiel.SpielError as exc:
+        raise GameCardError(src, "params", f"OpenSpiel rejected the game ({exc})") from None
+    try:
+        game.tree
+    except GameCardError as exc:
+        raise GameCardError(src, "game", exc.cause) from None
+    return game
+
+
 #: Card kinds -> parser(card dict, source path) -> game.
-CARD_KINDS: dict[str, Callable[[dict, str], Any]] = {"matrix": parse_matrix}
+CARD_KINDS: dict[str, Callable[[dict, str], Any]] = {"matrix": parse_matrix,
+                                                     "openspiel": parse_openspiel}
 
 
 def builtin_games() -> list[str]:

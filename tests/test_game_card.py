@@ -45,8 +45,18 @@ def test_every_shipped_card_loads():
     assert any(popgames.load_game(n).n_players == 3 for n in names)
     for name in names:
         by_name, by_path = popgames.load_game(name), popgames.load_game(REPO / "games" / name)
-        np.testing.assert_array_equal(by_name.payoffs, by_path.payoffs)
-        assert by_path.name == name and by_path.description
+        assert type(by_name) is type(by_path) and by_path.name == name and by_path.description
+        if isinstance(by_path, popgames.MatrixGame):
+            np.testing.assert_array_equal(by_name.payoffs, by_path.payoffs)
+        else:
+            assert str(by_name.game) == str(by_path.game)
+
+
+def test_openspiel_cards():
+    kuhn3 = popgames.load_game("kuhn_poker_3p")
+    assert kuhn3.n_players == 3 and kuhn3.spiel_name == "kuhn_poker"
+    assert popgames.load_game("goofspiel_4").game.get_type().dynamics.name == "SEQUENTIAL"
+    assert popgames.load_game("leduc_poker").tree.n_infostates == 936  # Southey et al. 2005
 
 
 def test_good_card_fields(tmp_path):
@@ -89,6 +99,28 @@ def test_malformed_card_names_file_field_cause(tmp_path, old, new, field, cause)
     assert str(folder / "game.toml") in message and f"field '{field}'" in message, message
     assert cause in message, message
     assert "\n" not in message
+
+
+SPIEL = """
+name = "tiny_poker"
+kind = "openspiel"
+game = "kuhn_poker"
+[params]
+players = 2
+"""
+
+
+@pytest.mark.parametrize("old,new,field,cause", [
+    ('game = "kuhn_poker"', 'game = "kuhn_pokr"', "game", "OpenSpiel has no game 'kuhn_pokr'"),
+    ("players = 2", "player = 2", "params.player", "no such parameter"),
+    ("players = 2", "players = 9", "params", "OpenSpiel rejected"),
+    ('game = "kuhn_poker"', 'game = "mfg_crowd_modelling"', "game", ""),
+])
+def test_malformed_openspiel_card(tmp_path, old, new, field, cause):
+    folder = _write(tmp_path, SPIEL.replace(old, new))
+    with pytest.raises(GameCardError) as err:
+        popgames.load_game(folder)
+    assert f"field '{field}'" in str(err.value) and cause in str(err.value)
 
 
 def test_missing_game_folder(tmp_path):

@@ -1,0 +1,142 @@
+"""The command-line driver behind ``python -m popgames.psro GAME_DIR``.
+
+Thin by design: it reads the card and flags, creates or resumes the run folder, pulls
+records from the :func:`popgames.psro.psro` generator, checkpoints after every
+iteration and writes the report at the end. All algorithmic work is in the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import popgames
+from popgames.cli_common import parse_option
+from popgames.errors import PopgamesError
+from popgames.exact_oracles import oracle_for
+from popgames.game_card import load_game
+from popgames.psro import psro, state_arrays, state_from_arrays
+from popgames.run_folder import RunFolder, RunFolderError
+from popgames.solvers import registry
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m popgames.psro",
+        description="Grow a population by PSRO (JPSRO with --meta-solver ce/cce) and write a run "
+                    "folder: config.toml, metrics.jsonl, checkpoint/, report.md with plots.")
+    p.add_argument("game", help="game folder with a game.toml (e.g. games/kuhn_poker) or a built-in name")
+    p.add_argument("--iterations", type=int, help="total PSRO iterations (default: the card's [psro] value)")
+    p.add_argument("--meta-solver", help="meta-solver registry name, e.g. nash, rae, cce, ce, alpharank "
+                                         "(default: the card's [psro] meta_solver, else nash)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="meta-solver option, e.g. objective=max_gini (repeatable; overrides the card)")
+    p.add_argument("--seed", type=int, help="root random seed (default: the card's, else 0)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<game>/<meta-solver>-seed<S>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint; gives the same metrics "
+                        "as an uninterrupted run")
+    p.add_argument("--device", default="cpu", help="torch device for learned oracles: cpu or cuda[:N]")
+    p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
+    return p
+
+
+def check_device(device: str) -> str:
+    """Validate a torch device name; asking for CUDA where there is none is an error."""
+    if device == "cpu":
+        return device
+    if not device.startswith("cuda"):
+        raise PopgamesError(f"--device {device!r}: expected 'cpu' or 'cuda[:N]'")
+    import torch  # only paid for when a GPU is asked for
+
+    if not torch.cuda.is_available():
+        raise PopgamesError(f"--device {device!r}: CUDA is not available on this machine")
+    return device
+
+
+def _card_digest(game: Any) -> str:
+    source = getattr(game, "source", None)
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16] if source else "unknown"
+
+
+def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
+    card = dict(getattr(game, "psro", {}))
+    meta_solver = args.meta_solver or card.get("meta_solver", "nash")
+    registry.entry(meta_solver)
+    options = {**dict(getattr(game, "solver_options", {}).get(meta_solver, {})),
+               **dict(parse_option(o) for o in args.option)}
+    registry.check_options(meta_solver, options)
+    iterations = args.iterations if args.iterations is not None else card.get("iterations", 20)
+    if iterations < 1:
+        raise PopgamesError(f"--iterations {iterations}: must be at least 1")
+    return {"game": str(args.game), "game_name": game.name, "card_sha256": _card_digest(game),
+            "meta_solver": meta_solver, "solver_options": options, "iterations": int(iterations),
+            "seed": args.seed if args.seed is not None else card.get("seed", 0),
+            "device": check_device(args.device), "popgames_version": popgames.__version__}
+
+
+def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """On resume the saved config rules; an explicitly different flag is an error, not a silent change."""
+    if saved.get("card_sha256") != wanted["card_sha256"] or saved.get("game_name") != wanted["game_name"]:
+        raise RunFolderError(f"{args.out}: the run is for game {saved.get('game_name')!r} "
+                             f"(card {saved.get('card_sha256')}), not {wanted['game_name']!r} "
+                             f"(card {wanted['card_sha256']})")
+    for flag, key in (("meta_solver", "meta_solver"), ("seed", "seed")):
+        if getattr(args, flag) is not None and saved.get(key) != wanted[key]:
+            raise RunFolderError(f"{args.out}: --{flag.replace('_', '-')} {wanted[key]!r} differs from "
+                                 f"the run's {saved.get(key)!r}")
+    merged = {**saved, "solver_options": saved.get("solver_options", {})}
+    if args.iterations is not None:
+        merged["iterations"] = wanted["iterations"]
+    return merged
+
+
+def psro_main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    game = load_game(args.game)
+    oracle = oracle_for(game)
+    wanted = _settings(args, game)
+    args.out = args.out or Path("runs") / game.name / f"{wanted['meta_solver']}-seed{wanted['seed']}"
+    folder = RunFolder(args.out)
+    state = None
+    if args.resume:
+        saved = folder.read_config()
+        config = _check_resume(saved, wanted, args)
+        arrays, meta = folder.load_checkpoint()
+        if meta.get("card_sha256") != config["card_sha256"] or meta.get("meta_solver") != config["meta_solver"]:
+            raise RunFolderError(f"{folder.checkpoint_path}: checkpoint belongs to another run "
+                                 f"({meta.get('game_name')}, {meta.get('meta_solver')})")
+        state = state_from_arrays(arrays, meta, oracle)
+        folder.write_metrics(state.history)  # drop any line written after the checkpoint
+        if config != saved:
+            folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
+    else:
+        config = wanted
+        folder.start(config)
+    loop = psro(game, config["meta_solver"], config["iterations"], config["seed"],
+                config["solver_options"], oracle=oracle, state=state)
+    done = state.iteration if state else 0
+    history = state.history if state else []
+    with tqdm(total=config["iterations"], initial=done, disable=not sys.stderr.isatty(),
+              desc=f"psro {game.name}", unit="it") as bar:
+        for record in loop:
+            arrays, meta = state_arrays(record.state, oracle)
+            meta.update(card_sha256=config["card_sha256"], meta_solver=config["meta_solver"],
+                        game_name=config["game_name"])
+            folder.save_checkpoint(arrays, meta)
+            folder.write_metrics(record.state.history)
+            history = record.state.history
+            bar.set_postfix(exploitability=f"{record.exploitability:.3g}")
+            bar.update(1)
+    if not args.no_report:
+        from popgames.analysis.report import write_report
+
+        write_report(folder.path)
+    print(f"{game.name}: {len(history)} iterations, exploitability "
+          f"{history[-1]['exploitability']:.4g} -> {folder.path}")
+    return 0
