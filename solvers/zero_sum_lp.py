@@ -1,1 +1,136 @@
-"""(being written)"""
+"""Two-player constant-sum games by linear programming (von Neumann's minimax theorem).
+
+In a game with ``payoffs[0] + payoffs[1] == c`` everywhere, the row player's
+maximin strategy solves the LP
+
+    maximise v  subject to  A^T x >= v 1,  1^T x = 1,  x >= 0,
+
+with ``A = payoffs[0]``, and the duals of the ``n`` inequality rows are the
+column player's minimax strategy (LP duality is the minimax theorem). Every
+such pair is a Nash equilibrium, and the LP optimum ``v`` is the game value.
+
+The LP is handed to HiGHS through :mod:`highspy` as column-wise arrays, one
+solver instance per thread kept across calls: building the model through a
+modelling layer costs 15-20 ms per call, which dominates PSRO loops that solve
+small meta-games thousands of times; the direct route costs well under 1 ms at 10x10.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+import highspy
+import numpy as np
+
+from popgames.errors import SolverError
+from popgames.solvers.registry import Candidate, register
+
+_LOCAL = threading.local()
+
+
+def _highs() -> highspy.Highs:
+    """This thread's HiGHS instance (a new one costs ~0.3 ms, a quarter of a 10x10 solve)."""
+    solver = getattr(_LOCAL, "highs", None)
+    if solver is None:
+        solver = highspy.Highs()
+        solver.setOptionValue("output_flag", False)
+        solver.setOptionValue("threads", 1)          # serial simplex: no worker pool needed
+        # Dense LPs with one equality row: presolve finds nothing and costs ~0.2 ms.
+        solver.setOptionValue("presolve", "off")
+        _LOCAL.highs = solver
+    return solver
+
+
+def constant_sum_applies(payoffs: np.ndarray, options: Mapping[str, Any]) -> str | None:
+    """``None`` if ``payoffs`` is a 2-player constant-sum game, else the reason it is not.
+
+    Constant-sum means ``payoffs[0] + payoffs[1]`` takes one value over all action
+    profiles, up to ``1e-9`` times the largest payoff magnitude (at least 1).
+    """
+    if payoffs.ndim != 3 or payoffs.shape[0] != 2:
+        return f"needs a 2-player game, got {payoffs.shape[0]} players"
+    total = payoffs[0] + payoffs[1]
+    spread = float(total.max() - total.min())
+    if spread > 1e-9 * max(1.0, float(np.abs(payoffs).max())):
+        return f"not constant-sum: payoffs[0] + payoffs[1] varies by {spread:.3g}"
+    return None
+
+
+def _maximin_lp(matrix: np.ndarray) -> highspy.HighsLp:
+    """The row player's maximin LP over columns ``[x_1..x_m, v]``, shifted to entries >= 1.
+
+    Shifting makes every coefficient nonzero (HiGHS drops tiny entries) and keeps
+    the LP's scale independent of the payoffs' offset; strategies are unchanged.
+    """
+    m, n = matrix.shape
+    shifted = matrix - matrix.min() + 1.0
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m + 1, n + 1
+    lp.col_cost_ = np.r_[np.zeros(m), -1.0]                    # minimise -v
+    lp.col_lower_ = np.r_[np.zeros(m), -inf]
+    lp.col_upper_ = np.full(m + 1, inf)
+    lp.row_lower_ = np.r_[np.zeros(n), 1.0]                    # A^T x - v >= 0;  1^T x = 1
+    lp.row_upper_ = np.r_[np.full(n, inf), 1.0]
+    # Column i of the constraint matrix is (A[i, :], 1); the v column is (-1, ..., -1, 0).
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.r_[np.arange(0, m * (n + 1) + 1, n + 1), m * (n + 1) + n].astype(np.int32)
+    lp.a_matrix_.index_ = np.r_[np.tile(np.arange(n + 1), m), np.arange(n)].astype(np.int32)
+    lp.a_matrix_.value_ = np.r_[np.hstack([shifted, np.ones((m, 1))]).ravel(), -np.ones(n)]
+    return lp
+
+
+def _to_simplex(x: np.ndarray) -> np.ndarray:
+    """Clip simplex round-off (values like -1e-17) and renormalise."""
+    x = np.clip(x, 0.0, None)
+    return x / x.sum()
+
+
+def zero_sum_lp(payoffs: np.ndarray) -> Candidate:
+    """Maximin strategies of a 2-player constant-sum game from one LP and its duals.
+
+    Parameters
+    ----------
+    payoffs
+        Tensor ``[2, m, n]`` with ``payoffs[0] + payoffs[1]`` constant.
+
+    Returns
+    -------
+    Candidate
+        ``marginals = [x, y]``: the row player's maximin and the column player's
+        minimax strategy (a Nash equilibrium). ``info`` has ``value`` (row player's
+        game value), ``values`` (both players'), ``status`` and ``iterations``.
+
+    Raises
+    ------
+    SolverError
+        If the game is not 2-player constant-sum, or HiGHS does not report an optimum.
+    """
+    reason = constant_sum_applies(payoffs, {})
+    if reason is not None:
+        raise SolverError("zero_sum_lp", reason)
+    matrix = payoffs[0]
+    m, n = matrix.shape
+    solver = _highs()
+    solver.passModel(_maximin_lp(matrix))
+    solver.run()
+    status = solver.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise SolverError("zero_sum_lp", f"HiGHS model status: {solver.modelStatusToString(status)}")
+    solution = solver.getSolution()
+    x = _to_simplex(np.asarray(solution.col_value[:m]))
+    # For the minimised -v, the duals of the >= rows are >= 0 and sum to 1 (the v column's
+    # reduced cost is zero): they are the column player's strategy.
+    y = _to_simplex(np.asarray(solution.row_dual[:n]))
+    value = -solver.getInfo().objective_function_value + float(matrix.min()) - 1.0
+    constant = float(payoffs[0, 0, 0] + payoffs[1, 0, 0])
+    return Candidate(marginals=[x, y],
+                     info={"value": value, "values": [value, constant - value],
+                           "status": "optimal",
+                           "iterations": int(solver.getInfo().simplex_iteration_count)})
+
+
+register("zero_sum_lp", "highs_lp", zero_sum_lp, concept="nash", exact=True,
+         applies=constant_sum_applies,
+         summary="2-player constant-sum games: maximin/minimax strategies by one LP (HiGHS)")
