@@ -113,8 +113,8 @@ players = 2
 @pytest.mark.parametrize("old,new,field,cause", [
     ('game = "kuhn_poker"', 'game = "kuhn_pokr"', "game", "OpenSpiel has no game 'kuhn_pokr'"),
     ("players = 2", "player = 2", "params.player", "no such parameter"),
-    ("players = 2", "players = 9", "params", "OpenSpiel rejected"),
-    ('game = "kuhn_poker"', 'game = "mfg_crowd_modelling"', "game", ""),
+    ("players = 2", "players = 1", "params", "OpenSpiel rejected"),
+    ('game = "kuhn_poker"\n[params]\nplayers = 2', 'game = "mfg_crowd_modelling"', "game", "only turn-based games"),
 ])
 def test_malformed_openspiel_card(tmp_path, old, new, field, cause):
     folder = _write(tmp_path, SPIEL.replace(old, new))
