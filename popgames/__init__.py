@@ -15,5 +15,15 @@ from popgames import solvers
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The loops load on first use: `python -m popgames.psro` must find them not yet
+    # imported, and `import popgames` stays light.
+    if name == "psro":
+        import importlib
+
+        return importlib.import_module("popgames.psro")
+    raise AttributeError(f"module 'popgames' has no attribute {name!r}")
+
 __all__ = ["load_game", "builtin_games", "exploitability", "Exploitability", "MatrixGame",
-           "solvers", "PopgamesError", "GameCardError", "SolverError", "UnknownNameError"]
+           "solvers", "psro", "PopgamesError", "GameCardError", "SolverError", "UnknownNameError"]

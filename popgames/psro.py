@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -97,7 +98,8 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
 
 def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, seed: int = 0,
          solver_options: Mapping[str, Any] | None = None, *, oracle: ExactOracle | None = None,
-         state: PsroState | None = None) -> Iterator[PsroRecord]:
+         state: PsroState | None = None,
+         stop_exploitability: float | None = 1e-10) -> Iterator[PsroRecord]:
     """Run (J)PSRO, yielding one :class:`PsroRecord` per iteration.
 
     Parameters
@@ -112,6 +114,11 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         Root seed; exact oracles are deterministic and do not draw from it.
     state
         A state to continue from (a resumed run); a fresh one otherwise.
+    stop_exploitability
+        Stop after the first iteration whose exploitability is at most this: the
+        meta-strategy is then an equilibrium of the full game, and further best
+        responses would only add duplicates (which grow an N-player meta-game
+        geometrically). ``None`` never stops early.
     """
     oracle = oracle or oracle_for(game)
     entry = registry.entry(meta_solver)
@@ -119,7 +126,11 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
     registry.check_options(meta_solver, options)
     state = state or initial_state(oracle)
     started = time.perf_counter()
-    while iterations is None or state.iteration < iterations:
+    def converged() -> bool:
+        return (stop_exploitability is not None and bool(state.history)
+                and state.history[-1]["exploitability"] <= stop_exploitability)
+
+    while (iterations is None or state.iteration < iterations) and not converged():
         sol = registry.solve(state.meta_game.payoffs, meta_solver, **options)
         new, gains = _best_responses(oracle, state, sol)
         metrics = {
@@ -162,6 +173,16 @@ def state_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any],
     return PsroState(population, EmpiricalGame(np.array(arrays["meta_game"])),
                      list(meta["history"]), float(meta["elapsed"]))
 
+
+class _CallableModule(types.ModuleType):
+    """``popgames.psro`` is both this module (``python -m popgames.psro``) and the loop:
+    calling the module calls :func:`psro`, as ARCHITECTURE.md's public surface promises."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Iterator[PsroRecord]:
+        return psro(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     from popgames.cli_common import run_main
