@@ -12,8 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-#: Fills entries: receives profiles (tuples of policy indices), returns payoffs [len, n_players].
-EntryFiller = Callable[[list[tuple[int, ...]]], np.ndarray]
+#: Fills entries: receives profiles (tuples of policy indices), returns payoffs
+#: ``[len, n_players]`` -- or, for sampled entries, ``(means, variances, counts)`` with
+#: variances of the same shape and counts ``[len]``.
+EntryFiller = Callable[[list[tuple[int, ...]]], "np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]"]
 
 
 @dataclass
@@ -45,18 +47,37 @@ class EmpiricalGame:
         if len(sizes) != len(old) or any(s < o for s, o in zip(sizes, old)):
             raise ValueError(f"population can only grow: {old} -> {sizes}")
         new = new_profiles(old, sizes)
+        corner = tuple(slice(0, o) for o in old)
         payoffs = np.zeros((len(sizes),) + sizes)
-        payoffs[(slice(None),) + tuple(slice(0, o) for o in old)] = self.payoffs
+        payoffs[(slice(None),) + corner] = self.payoffs
+        variances = counts = None
         if new:
-            values = np.asarray(fill(new), dtype=np.float64)
+            filled = fill(new)
+            sampled = isinstance(filled, tuple)
+            values = np.asarray(filled[0] if sampled else filled, dtype=np.float64)
             if values.shape != (len(new), len(sizes)) or not np.isfinite(values).all():
                 raise ValueError(f"evaluator returned {values.shape} values (need {(len(new), len(sizes))}"
                                  f", finite) for {len(new)} new profiles")
             index = tuple(np.array(new).T)
-            for player in range(len(sizes)):
-                payoffs[player][index] = values[:, player]
+            payoffs[(slice(None),) + index] = values.T
+            if sampled:
+                variances = np.zeros_like(payoffs)
+                counts = np.zeros(sizes)
+                if self.variances is not None:
+                    variances[(slice(None),) + corner] = self.variances
+                    counts[corner] = self.counts
+                variances[(slice(None),) + index] = np.asarray(filled[1], np.float64).T
+                counts[index] = np.asarray(filled[2], np.float64)
         self.payoffs = payoffs
+        if variances is not None:
+            self.variances, self.counts = variances, counts
         return len(new)
+
+    def standard_errors(self) -> np.ndarray | None:
+        """Per-entry standard error of the mean (``None`` when entries are exact)."""
+        if self.variances is None:
+            return None
+        return np.sqrt(self.variances / np.maximum(self.counts, 1))
 
 
 def new_profiles(old: Sequence[int], new: Sequence[int]) -> list[tuple[int, ...]]:

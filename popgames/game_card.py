@@ -22,6 +22,7 @@ CARD_FILE = "game.toml"
 #: Known keys of a card's ``[psro]`` table and their types.
 PSRO_KEYS: dict[str, type | tuple[type, ...]] = {
     "meta_solver": str, "iterations": int, "seed": int, "oracle": str,
+    "initial": str,  # markov games: the reference policy that starts each population
 }
 
 
@@ -152,9 +153,35 @@ def parse_openspiel(card: dict, src: str) -> Any:
     return game
 
 
+def parse_markov(card: dict, src: str) -> Any:
+    """Build a :class:`~popgames.markov_game.MarkovGame` from a ``kind = "markov"`` card.
+
+    ``rules`` names the Python file next to the card that holds the rules (default
+    ``rules.py``); ``[params]`` overrides its ``PARAMS``; ``[oracle]`` holds options of
+    the learned best-response oracle (checked when the oracle is built). The rules are
+    built on the CPU here; ``MarkovGame.on_device`` moves them.
+    """
+    import torch
+
+    from popgames.markov_game import MarkovGame, checked_params, load_rules_module
+
+    rules_file = _typed(card.get("rules", "rules.py"), str, src, "rules")
+    module = load_rules_module(Path(src).parent / rules_file, src)
+    params = checked_params(module, _typed(card.get("params", {}), dict, src, "params"), src)
+    try:
+        rules = module.make(params, torch.device("cpu"))
+    except ValueError as exc:
+        raise GameCardError(src, "params", str(exc)) from None
+    return MarkovGame(card.get("name", Path(src).parent.name), rules, params, module,
+                      description=_typed(card.get("description", ""), str, src, "description"),
+                      solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
+                      oracle_options=_typed(card.get("oracle", {}), dict, src, "oracle"), source=src)
+
+
 #: Card kinds -> parser(card dict, source path) -> game.
 CARD_KINDS: dict[str, Callable[[dict, str], Any]] = {"matrix": parse_matrix,
-                                                     "openspiel": parse_openspiel}
+                                                     "openspiel": parse_openspiel,
+                                                     "markov": parse_markov}
 
 
 def builtin_games() -> list[str]:

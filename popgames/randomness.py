@@ -18,3 +18,11 @@ def task_seed(seed: int, *position: int) -> np.random.SeedSequence:
 def task_rng(seed: int, *position: int) -> np.random.Generator:
     """A numpy ``Generator`` for the task at ``position`` (e.g. iteration, player, task)."""
     return np.random.default_rng(task_seed(seed, *position))
+
+
+def torch_generator(seed: int, *position: int, device: str | object = "cpu"):
+    """A ``torch.Generator`` on ``device`` seeded from the task's ``SeedSequence``."""
+    import torch
+
+    state = task_seed(seed, *position).generate_state(1, np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state) & ((1 << 63) - 1))

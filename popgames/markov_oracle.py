@@ -1,0 +1,161 @@
+"""The PSRO adapter for batched Markov games: PPO best responses, simulated meta-game entries.
+
+It offers what :class:`popgames.exact_oracles.ExactOracle` offers, with two
+differences: a best response's value is estimated by simulation against the
+opponent mix (so the exploitability it yields is a PPO *lower bound* on NashConv),
+and meta-game entries come with sample variances and counts.
+
+Randomness: every task draws from the run's seed at a position fixed by what it is
+-- ``("br", player, population size)`` for a best response, the profile's policy
+indices for an entry -- so a resumed run draws the same numbers as an
+uninterrupted one and no generator state is checkpointed.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from popgames.errors import GameCardError
+from popgames.markov_eval import EntryTask, mixture_groups, rollout, run_entries
+from popgames.markov_game import MarkovGame
+from popgames.markov_policies import MlpPolicy, policy_from_arrays, to_arrays
+from popgames.ppo_oracle import PpoConfig, _groups, resolve_device, torch_threads, train
+from popgames.randomness import torch_generator
+
+BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
+#: Reference policies the per-iteration metrics play the meta-strategy against.
+BENCHMARK_REFERENCES = ("greedy", "welfare")
+
+
+class MarkovOracle:
+    """PPO oracle + simulation evaluator over a :class:`MarkovGame`."""
+
+    def __init__(self, game: MarkovGame, seed: int = 0, device: str | None = None,
+                 options: Mapping[str, Any] | None = None, n_jobs: int = 1):
+        self.device = resolve_device(device)
+        self.game = game.on_device(self.device) if self.device.type != "cpu" else game
+        self.rules = self.game.rules
+        self.n_players = self.rules.n_players
+        self.seed, self.n_jobs = int(seed), int(n_jobs)
+        self.config = PpoConfig.from_options({**game.oracle_options, **dict(options or {})},
+                                             game.source or game.name)
+        self.references = self.game.reference_policies()
+        initial = game.psro.get("initial", "uniform")
+        if initial not in self.references:
+            raise GameCardError(game.source or game.name, "psro.initial",
+                                f"no reference policy '{initial}' (known: {', '.join(self.references)})")
+        self.initial = initial
+        self.last_stats: list[dict[str, float]] = []
+
+    # -- population -------------------------------------------------------------------
+    def initial_policy(self, player: int) -> Any:
+        return self.references[self.initial]
+
+    def same_policy(self, a: Any, b: Any) -> bool:
+        return a is b
+
+    def to_arrays(self, player: int, policies: Sequence[Any]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for k, policy in enumerate(policies):
+            out.update(to_arrays(policy, f"population_{player}.{k}"))
+        return out
+
+    def from_arrays(self, player: int, arrays: Mapping[str, np.ndarray]) -> list[Any]:
+        prefix = f"population_{player}."
+        count = len({key[len(prefix):].split(".")[0] for key in arrays if key.startswith(prefix)})
+        return [policy_from_arrays(arrays, f"{prefix}{k}", self.references, self.device)
+                for k in range(count)]
+
+    # -- evaluation ---------------------------------------------------------------------
+    def payoffs(self, population: Sequence[Sequence[Any]], profiles: list[tuple[int, ...]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Means, sample variances and counts of the players' returns for ``profiles``."""
+        params = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                              for k, v in self.game.params.items()))
+        tasks = [EntryTask(self.game.source, params,
+                           tuple(to_arrays(population[i][k], "p") for i, k in enumerate(profile)),
+                           self.config.eval_episodes, self.seed, (EVAL_STREAM, *profile),
+                           str(self.device)) for profile in profiles]
+        with torch_threads(self.config.threads):
+            results = run_entries(tasks, self.n_jobs)
+        return (np.stack([r["mean"] for r in results]), np.stack([r["var"] for r in results]),
+                np.array([r["count"] for r in results], np.float64))
+
+    def _mix(self, population: Sequence[Sequence[Any]], player: int,
+             others: np.ndarray) -> dict[int, list[tuple[float, list[Any]]]]:
+        rest = [q for q in range(self.n_players) if q != player]
+        items = []
+        for index in product(*(range(len(population[q])) for q in rest)):
+            weight = float(np.asarray(others)[index]) if rest else 1.0
+            if weight > 1e-12:
+                profile: list[Any] = [None] * self.n_players
+                for q, k in zip(rest, index):
+                    profile[q] = population[q][k]
+                items.append((weight, profile))
+        return {player: items}
+
+    def value(self, policy: MlpPolicy, mix: Mapping[int, list[tuple[float, list[Any]]]],
+              position: tuple[int, ...]) -> float:
+        """Estimated return of ``policy`` against ``mix`` (its seat given by the mix)."""
+        generator = torch_generator(self.seed, VALUE_STREAM, *position, device=self.device)
+        with torch_threads(self.config.threads):
+            groups, seats = _groups(self.rules, mix, policy, self.config.eval_episodes, generator)
+            traj = rollout(self.rules, groups, self.config.eval_episodes, generator, policy, seats)
+        rows = torch.arange(self.config.eval_episodes, device=self.device)
+        return float(traj.returns[rows, seats].double().mean())
+
+    # -- best response ------------------------------------------------------------------
+    def best_response(self, population: Sequence[Sequence[Any]], player: int,
+                      others: np.ndarray) -> tuple[MlpPolicy, float]:
+        position = (player, len(population[player]))
+        mix = self._mix(population, player, others)
+        generator = torch_generator(self.seed, BR_STREAM, *position, device=self.device)
+        with torch_threads(self.config.threads):
+            policy, stats = train(self.rules, mix, self.config, generator,
+                                  name=f"ppo_p{player}_{len(population[player])}")
+        self.last_stats.append({"player": player, **stats})
+        return policy, self.value(policy, mix, position)
+
+    # -- per-iteration game metrics -------------------------------------------------------
+    def _mixture(self, entries: list[tuple[float, int | None, list[Any]]], position: tuple[int, ...]
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        episodes = self.config.eval_episodes
+        generator = torch_generator(self.seed, METRIC_STREAM, *position, device=self.device)
+        with torch_threads(self.config.threads):
+            groups, _ = mixture_groups(entries, self.n_players, episodes, generator)
+            traj = rollout(self.rules, groups, episodes, generator)
+        return traj.returns.double(), self.game.episode_metrics(traj.final_state)
+
+    def iteration_metrics(self, population: Sequence[Sequence[Any]], joint: np.ndarray,
+                          iteration: int) -> dict[str, float]:
+        """The meta-strategy's game metrics in self-play and against the reference policies.
+
+        ``joint`` is the meta-strategy as a distribution over population profiles. For
+        each reference R in :data:`BENCHMARK_REFERENCES`: ``vs_R`` is the meta-strategy's
+        mean return with every other seat played by R (averaged over seats), and
+        ``R_extracts`` is what R earns doing so.
+        """
+        entries = [(float(w), None, [population[i][k] for i, k in enumerate(index)])
+                   for index, w in np.ndenumerate(joint) if w > 1e-12]
+        returns, extra = self._mixture(entries, (iteration, 0))
+        out = {"self_play_return": float(returns.mean())}
+        out.update({k: float(v.double().mean()) for k, v in extra.items()})
+        marginals = [joint.sum(axis=tuple(q for q in range(joint.ndim) if q != i)) for i in range(joint.ndim)]
+        for r, name in enumerate(BENCHMARK_REFERENCES):
+            if name not in self.references:
+                continue
+            ours, theirs = [], []
+            for seat in range(self.n_players):
+                mix = [(float(w), None, [population[seat][k] if j == seat else self.references[name]
+                                         for j in range(self.n_players)])
+                       for k, w in enumerate(marginals[seat]) if w > 1e-12]
+                returns, _ = self._mixture(mix, (iteration, 1 + r, seat))
+                ours.append(float(returns[:, seat].mean()))
+                theirs.append(float((returns.sum(1) - returns[:, seat]).mean() / max(self.n_players - 1, 1)))
+            out[f"vs_{name}"] = float(np.mean(ours))
+            out[f"{name}_extracts"] = float(np.mean(theirs))
+        return out
