@@ -198,7 +198,8 @@ def verify(payoffs: np.ndarray, candidate: Candidate, concept: str,
         gaps = cce_gaps(payoffs, joint)
     else:
         profile = marginals if marginals is not None else joint_marginals(joint)
-        gaps = (risk_averse_regrets(payoffs, profile, float(options.get("mean_weight", 0.0)))
+        gaps = (risk_averse_regrets(payoffs, profile, float(options.get("mean_weight", 0.0)),
+                                    options.get("entry_variances"))
                 if concept == "rae" else nash_regrets(payoffs, profile))
     return marginals, joint, np.maximum(gaps, 0.0)
 

@@ -117,10 +117,12 @@ class _Moments:
     ``2 T (w * D_j) - (2 v + lambda) T D_j - 2 mu (w' D_j)``.
     """
 
-    def __init__(self, payoffs: np.ndarray, mean_weight: float):
+    def __init__(self, payoffs: np.ndarray, mean_weight: float, variances: np.ndarray | None = None):
         n = payoffs.shape[0]
         self.weight = mean_weight
         self.tables = [others_matrix(payoffs, i) for i in range(n)]
+        # Entry noise (sampled meta-games) adds x' diag(V p) x to the variance.
+        self.noise = None if variances is None else [others_matrix(variances, i) for i in range(n)]
         self.others = [[j for j in range(n) if j != i] for i in range(n)]
         # Per player, the action each other player takes in joint column b.
         self.index = [dict(zip(o, np.unravel_index(np.arange(self.tables[i].shape[1]),
@@ -138,7 +140,10 @@ class _Moments:
         p = self._factors(xs, i)[1]
         mu = table @ p
         centred = table - mu[:, None]
-        return mu, (centred * p) @ centred.T
+        cov = (centred * p) @ centred.T
+        if self.noise is not None:
+            cov = cov + np.diag(self.noise[i] @ p)
+        return mu, cov
 
     def gradient(self, xs: list[np.ndarray], i: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """Gradient of player ``i``'s objective and its Jacobian in every player's strategy."""
@@ -149,6 +154,10 @@ class _Moments:
         grad = 2.0 * table @ (p * w) - (2.0 * v + self.weight) * mu
         centred = table - mu[:, None]
         jac = {i: 2.0 * (centred * p) @ centred.T}
+        noise = self.noise[i] if self.noise is not None else None
+        if noise is not None:
+            grad = grad + 2.0 * (noise @ p) * xs[i]
+            jac[i] = jac[i] + 2.0 * np.diag(noise @ p)
         for j in self.others[i]:
             rest = np.prod([f for k, f in factors.items() if k != j], axis=0) \
                 if len(factors) > 1 else np.ones_like(p)
@@ -156,6 +165,8 @@ class _Moments:
             d[np.arange(p.shape[0]), index[j]] = rest
             jac[j] = 2.0 * table @ (w[:, None] * d) - (2.0 * v + self.weight) * (table @ d) \
                 - 2.0 * np.outer(mu, w @ d)
+            if noise is not None:
+                jac[j] = jac[j] + 2.0 * xs[i][:, None] * (noise @ d)
         return grad, jac
 
 
@@ -239,7 +250,8 @@ def _polish(moments: _Moments, profile: list[np.ndarray], threshold: float) -> l
 
 
 def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
-                            iterations: int = 200, tol: float = 1e-6) -> Candidate:
+                            iterations: int = 200, tol: float = 1e-6,
+                            entry_variances: np.ndarray | None = None) -> Candidate:
     """A risk-averse equilibrium, by damped best-response iteration from uniform plus polish.
 
     Parameters
@@ -251,6 +263,10 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
         (default) minimises variance only; large values approach best responses.
     iterations
         Maximum number of iteration steps (each is one or two QP solves per player).
+    entry_variances
+        For sampled meta-games: each entry's outcome variance, shape of ``payoffs``.
+        A player's risk then includes the noise of the entries it plays into, not
+        only the spread of their means over the others' mixed strategies.
     tol
         Stop once the summed risk-averse regret is at most ``tol`` times the largest
         player's payoff range (at least 1); the registry reports convergence against
@@ -270,6 +286,12 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
         raise SolverError("rae", f"option mean_weight must be a number >= 0, got {mean_weight!r}")
     if not (isinstance(tol, Real) and tol > 0):
         raise SolverError("rae", f"option tol must be a positive number, got {tol!r}")
+    variances = None
+    if entry_variances is not None:
+        variances = np.asarray(entry_variances, dtype=np.float64)
+        if variances.shape != payoffs.shape or not np.isfinite(variances).all() or variances.min() < 0:
+            raise SolverError("rae", f"option entry_variances must be finite, >= 0 and shaped like the "
+                                     f"payoffs {payoffs.shape}, got shape {variances.shape}")
     # Shift each player's payoffs to start at 0 (moments ignore the shift) and divide
     # by the largest player's range: the objective becomes f / span^2 with mean weight
     # lambda / span, so the QPs are well scaled, and nothing depends on a constant
@@ -279,15 +301,19 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
     low = payoffs.reshape(payoffs.shape[0], -1).min(axis=1)
     game = payoffs - low.reshape((-1,) + (1,) * (payoffs.ndim - 1))
     span = float(game.max())
-    if span == 0.0:  # every player's payoff is constant: every profile is riskless
+    if span == 0.0 and (variances is None or not variances.any()):
+        # Every player's payoff is constant and noiseless: every profile is riskless.
         return Candidate(marginals=[np.full(a, 1.0 / a) for a in payoffs.shape[1:]],
                          info={"gap": 0.0, "iterations": 0})
+    span = span or float(np.sqrt(variances.max()))  # constant means, noisy entries
     game /= span
     weight = float(mean_weight) / span
     goal = tol * max(1.0, span) / span ** 2
     scale = 1.0 + weight  # size of the objective's curvature plus slope on [0, 1] payoffs
+    if variances is not None:
+        variances = variances / span ** 2
     gap_of: Callable[[list[np.ndarray]], float] = (
-        lambda prof: float(risk_averse_regrets(game, prof, weight).sum()))
+        lambda prof: float(risk_averse_regrets(game, prof, weight, variances).sum()))
 
     x = [np.full(a, 1.0 / a) for a in game.shape[1:]]
     best: dict[str, Any] = {"gap": gap_of(x), "profile": x, "polished": False}
@@ -301,7 +327,7 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
         if gap < best["gap"] and best["gap"] > _ROUND_OFF:
             best.update(gap=gap, profile=profile, polished=polished)
 
-    moments = _Moments(game, weight)
+    moments = _Moments(game, weight, variances)
 
     def polish_near(profile: list[np.ndarray]) -> None:
         tried: set[tuple[bytes, ...]] = set()

@@ -192,3 +192,35 @@ def test_polish_moments_and_jacobian(shape):
                 down[j][c] -= 1e-6
                 numeric[:, c] = (moments.gradient(up, i)[0] - moments.gradient(down, i)[0]) / 2e-6
             np.testing.assert_allclose(jac[j], numeric, atol=1e-7)
+
+
+def test_entry_variances_enter_the_risk():
+    # Two actions with equal means against any opponent; action 0's entries are noisy
+    # (sampled meta-game), action 1's are not. Without entry noise every strategy is
+    # riskless and both are equilibria; with it the risk-averse player takes action 1.
+    payoffs = np.zeros((2, 2, 2))
+    payoffs[1] = [[1.0, 0.0], [0.0, 1.0]]
+    variances = np.zeros_like(payoffs)
+    variances[0, 0, :] = 4.0
+    sol = popgames.solvers.solve(payoffs, "rae", entry_variances=variances)
+    assert sol.marginals[0] == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert sol.gap <= 1e-6
+    # The verified gap uses the variances too: the noisy action is not an equilibrium.
+    from popgames.analysis.exploitability import risk_averse_regrets
+    bad = [np.array([1.0, 0.0]), sol.marginals[1]]
+    assert risk_averse_regrets(payoffs, bad, 0.0, variances)[0] > 1.0
+    assert risk_averse_regrets(payoffs, bad, 0.0)[0] == pytest.approx(0.0)
+
+
+def test_entry_variance_moments_by_hand():
+    from popgames.analysis.exploitability import risk_moments
+    payoffs = np.zeros((2, 2, 2))
+    payoffs[0] = [[1.0, 3.0], [2.0, 2.0]]
+    variances = np.zeros_like(payoffs)
+    variances[0] = [[1.0, 5.0], [0.0, 2.0]]
+    q = np.array([0.25, 0.75])
+    mean, cov = risk_moments(payoffs, [np.array([0.5, 0.5]), q], 0, variances)
+    # Action 0: mean 2.5, spread 0.25*2.25+0.75*0.25 = 0.75, noise 0.25*1+0.75*5 = 4.
+    assert mean == pytest.approx([2.5, 2.0])
+    assert cov[0, 0] == pytest.approx(4.75) and cov[1, 1] == pytest.approx(1.5)
+    assert cov[0, 1] == pytest.approx(0.0)
