@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/psro.py                  # full run (about 10 minutes)
     .venv/bin/python benchmarks/psro.py --quick          # kuhn only, 10 iterations (seconds)
-    .venv/bin/python benchmarks/psro.py --only leduc     # kuhn | leduc | kuhn3p_jpsro
+    .venv/bin/python benchmarks/psro.py --only leduc     # kuhn | leduc | kuhn3p_jpsro | leduc_jpsro
 
 PSRO (kuhn_poker, leduc_poker; 2-player zero-sum, Nash meta-solver). Iteration ``t``
 is the meta-strategy over ``t + 1`` policies per player, starting from the uniform
 policy, and its exploitability is **NashConv** (sum over players of the best-response
 gain in the full game; not NashConv / 2) on both sides.
 
-* ours: ``popgames.psro(SpielGame(name), meta_solver="nash", iterations=N)``; the time
-  includes loading the game and flattening its tree; NashConv comes with the loop.
+* ours: ``popgames.psro(SpielGame(name), meta_solver="nash", iterations=N,
+  stop_exploitability=None)`` (all N iterations, even after an exact equilibrium); the
+  time includes loading the game and flattening its tree; NashConv comes with the loop.
+  Default ``tie_break="tremble"``; the ``lowest`` column reruns ours with
+  ``tie_break="lowest"`` (OpenSpiel's ``TabularBestResponse`` rule on the same input).
 * peer: OpenSpiel ``psro_v2.PSROSolver`` with ``BestResponseOracle`` (C++ backend),
   ``meta_strategy_method="nash"`` (its LP through cvxpy/ECOS),
   ``training_strategy_selector="top_k_probabilities"``, ``number_policies_selected=1``
@@ -24,6 +27,23 @@ gain in the full game; not NashConv / 2) on both sides.
   ``iteration()`` give the ``N`` meta-strategies ours gives in ``N`` iterations. Two
   peer times are reported: the loop alone and the loop plus the per-iteration NashConv.
 
+Why the curves differ (measured on leduc; see ``_emulated``). Both sides' best
+responses are exact, and on the same mixture ours with ``tie_break="lowest"`` and
+OpenSpiel's ``TabularBestResponse`` choose the same action at every infostate. The
+trajectories part because psro_v2 (a) best-responds to ``PolicyAggregator``'s mixture,
+which adds ``1e-40`` to every action probability, so every infostate is reachable and
+the response is, in effect, a best response to a trembling opponent; and (b) solves the
+meta-game by ECOS, an interior-point method, whose answer lies inside the set of
+equilibria (more policies in the support, ~1e-10 weights on the rest) where HiGHS's
+simplex returns a vertex. The ``emul.`` column is ours with both reproduced (the
+peer's own LP solver, and best responses to the aggregator's smoothed mixture): it
+follows psro_v2 exactly (kuhn: all 30 iterations; leduc: iterations 0-4, same
+meta-strategies to 1e-16) until OpenSpiel's strict ``>`` settles a choice between
+actions whose values differ only by round-off, or by the aggregator's 1e-40 terms (a
+relative tolerance treats both as ties). Beyond such a point the two curves are
+different runs of the same algorithm, and a per-iteration comparison compares two
+trajectories of a non-monotone process.
+
 JPSRO (kuhn_poker, 3 players; max-Gini CCE meta-solver, CCE best responses), run until
 the CCE gap (sum over players of the best-response gain against the meta-distribution's
 marginal over the others) is <= 1e-6, or a time / iteration cap.
@@ -36,6 +56,10 @@ marginal over the others) is <= 1e-6, or a time / iteration cap.
   meta-solver's second best-response pass (``run_loop`` always makes it; it does not
   change the training trajectory). Its QP tries CVXOPT first and falls back to OSQP when
   cvxopt is not installed (it is not a dependency of open_spiel); the row's note says which.
+
+JPSRO on leduc_poker, 40 iterations, max-Gini CCE (ours only). OpenSpiel's jpsro was
+measured here stalling for over 12 minutes inside its QP at iteration 24 (issue 3), so
+the peer is not run; the row's peer time is that lower bound, 720 s, and its note says so.
 
 Peers print a lot; their stdout is swallowed. Each side runs once (a cold run).
 """
@@ -57,9 +81,16 @@ from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability, jpsro, policy_aggregator
 from open_spiel.python.algorithms.psro_v2 import best_response_oracle, psro_v2
 
+from open_spiel.python.algorithms import lp_solver
+from open_spiel.python.algorithms.psro_v2 import meta_strategies
+
 from popgames import solvers
+from popgames.exact_oracles import SpielOracle
 from popgames.psro import psro
+from popgames.solvers.registry import Candidate, register
+from popgames.spiel_best_response import lexicographic_best_response
 from popgames.spiel_game import SpielGame
+from popgames.spiel_tree import realization_plan, terminal_reach
 
 JPSRO_GAP = 1e-6
 JPSRO_TIME_CAP = 400.0  # seconds, each side
@@ -78,20 +109,22 @@ def _cce_available() -> bool:
 # --------------------------------------------------------------------------- ours
 
 def _ours(name: str, params: dict, iterations: int, meta_solver: str, options: dict | None = None,
-          stop_gap: float | None = None, time_cap: float = np.inf) -> dict[str, Any]:
+          stop_gap: float | None = None, time_cap: float = np.inf, tie_break: str = "tremble",
+          oracle: Any = None) -> dict[str, Any]:
     """Run our loop; per iteration: exploitability, cumulative seconds, player 0's meta value."""
     start = time.perf_counter()
     game = SpielGame(name, params)
     gaps, times, values, pops = [], [], [], []
     solver_used = ""
     for rec in psro(game, meta_solver=meta_solver, iterations=iterations, seed=0,
-                    solver_options=options):
+                    solver_options=options, stop_exploitability=stop_gap, tie_break=tie_break,
+                    oracle=oracle(game) if oracle else None):
         gaps.append(rec.exploitability)
         times.append(time.perf_counter() - start)
         values.append(rec.meta_payoffs[0])
         pops.append(rec.population_size[0])
         solver_used = rec.meta_solver
-        if (stop_gap is not None and rec.exploitability <= stop_gap) or times[-1] > time_cap:
+        if times[-1] > time_cap:
             break
     return {"gaps": gaps, "times": times, "values": values, "pops": pops,
             "total": time.perf_counter() - start, "solver": solver_used}
@@ -150,24 +183,81 @@ def _peer_psro(name: str, iterations: int) -> dict[str, Any]:
             "loop": total - nash_conv_s}
 
 
+class _AggregatorOracle(SpielOracle):
+    """Diagnostic: best responses to psro_v2's ``PolicyAggregator`` mixture (2 players).
+
+    The aggregator sums, over the histories of an infostate, the meta-weighted own reach
+    of each population policy times its action probability, adds ``1e-40`` to every
+    legal action and normalises; this rebuilds that behaviour policy and best-responds
+    to it with the lowest-index rule (OpenSpiel's, on exact input).
+    """
+
+    def __init__(self, game: SpielGame):
+        super().__init__(game, tie_break="lowest")
+        tree = self.tree
+        decision = tree.kind == 0
+        self._histories = np.bincount(tree.infoset[decision], minlength=tree.n_infostates)
+
+    def best_response(self, population, player, others):
+        tree, q = self.tree, 1 - player
+        rows = tree.info_slice(q)
+        pols = np.stack(population[q])
+        plan = realization_plan(tree, q, pols)
+        parent = plan[:, tree.info_parent_seq[rows]] * np.asarray(others)[:, None]
+        mass = np.einsum("ki,kia->ia", parent, pols) * self._histories[rows][:, None]
+        mass = np.where(tree.legal[rows], mass + 1e-40, 0.0)
+        smoothed = terminal_reach(tree, q, mass / mass.sum(axis=1, keepdims=True))
+        policy, _ = lexicographic_best_response(tree, player, smoothed[None])
+        exact = np.asarray(others) @ self._reaches(population)[q][:, 0]
+        return policy, lexicographic_best_response(tree, player, exact[None])[1]
+
+
+def _ecos_nash(payoffs: np.ndarray) -> Candidate:
+    """psro_v2's meta-solver (its LP through cvxpy/ECOS, then its renormalisation)."""
+    rows, cols, _, _ = lp_solver.solve_zero_sum_matrix_game(
+        pyspiel.create_matrix_game(payoffs[0].tolist(), payoffs[1].tolist()))
+    return Candidate(marginals=[meta_strategies.renormalize(np.array(x, float).reshape(-1))
+                                for x in (rows, cols)])
+
+
+def _emulated(name: str, iterations: int) -> dict[str, Any]:
+    if "bench_psro_v2_lp" not in solvers.names():
+        register("bench_psro_v2_lp", "ecos", _ecos_nash, concept="nash", exact=False,
+                 summary="benchmark only: OpenSpiel psro_v2's LP meta-solver (ECOS)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _ours(name, {}, iterations, "bench_psro_v2_lp", oracle=_AggregatorOracle)
+
+
 def _psro_case(name: str, iterations: int) -> list[dict]:
     meta_solver = _nash_solver()
     print(f"\n## {name}: exact PSRO, {iterations} iterations, Nash meta-solver "
           f"(ours: '{meta_solver}'), NashConv (sum over players)")
     ours = _ours(name, {}, iterations, meta_solver)
+    lowest = _ours(name, {}, iterations, meta_solver, tie_break="lowest")
+    emulated = _emulated(name, iterations)
     peer = _peer_psro(name, iterations)
-    print(f"{'it':>3} {'pop':>4} {'ours NashConv':>15} {'peer NashConv':>15} {'ours-peer':>11} "
-          f"{'ours v0':>10} {'peer v0':>10} {'ours t(s)':>10} {'peer t(s)':>10}")
+    print(f"{'it':>3} {'pop':>4} {'ours NashConv':>14} {'peer NashConv':>14} {'ours-peer':>10} "
+          f"{'lowest':>10} {'emul.':>10} {'ours v0':>9} {'peer v0':>9} {'ours t(s)':>9} "
+          f"{'peer t(s)':>9}")
     for t, (a, b) in enumerate(zip(ours["gaps"], peer["gaps"])):
-        print(f"{t:3d} {ours['pops'][t]:4d} {a:15.9g} {b:15.9g} {a - b:11.3g} "
-              f"{ours['values'][t]:10.6f} {peer['values'][t]:10.6f} "
-              f"{ours['times'][t]:10.4f} {peer['times'][t]:10.3f}")
-    # Both sides' best responses are exact but break ties differently, so the populations (and
-    # curves) part ways after a few iterations; 1e-6 absorbs the peer's LP tolerance.
-    worse = [t for t, (a, b) in enumerate(zip(ours["gaps"], peer["gaps"])) if a > b + 1e-6]
-    note = (f"ours used {ours['solver']}; final NashConv ours {ours['gaps'][-1]:.6g}, "
-            f"peer {peer['gaps'][-1]:.6g}; mean over iterations ours {np.mean(ours['gaps']):.4g}, "
-            f"peer {np.mean(peer['gaps']):.4g}; ours worse (by >1e-6) at iterations {worse or 'none'}")
+        flag = " <- ours worse" if a > b + 1e-6 else ""
+        print(f"{t:3d} {ours['pops'][t]:4d} {a:14.9g} {b:14.9g} {a - b:10.3g} "
+              f"{lowest['gaps'][t]:10.6g} {emulated['gaps'][t]:10.6g} {ours['values'][t]:9.5f} "
+              f"{peer['values'][t]:9.5f} {ours['times'][t]:9.4f} {peer['times'][t]:9.3f}{flag}")
+    # 1e-6 absorbs the peer's LP tolerance (ECOS stops at 1e-7).
+    def worse(curve: list[float]) -> list[int]:
+        return [t for t, (a, b) in enumerate(zip(curve, peer["gaps"])) if a > b + 1e-6]
+
+    same = next((t for t, (a, b) in enumerate(zip(emulated["gaps"], peer["gaps"]))
+                 if abs(a - b) > 1e-6), len(peer["gaps"]))
+    note = (f"ours used {ours['solver']}, tie_break=tremble; final NashConv ours "
+            f"{ours['gaps'][-1]:.6g}, peer {peer['gaps'][-1]:.6g}; mean over iterations ours "
+            f"{np.mean(ours['gaps']):.4g}, peer {np.mean(peer['gaps']):.4g}; ours worse (by >1e-6) "
+            f"at iterations {worse(ours['gaps']) or 'none'}; with tie_break=lowest: mean "
+            f"{np.mean(lowest['gaps']):.4g}, worse at {worse(lowest['gaps']) or 'none'}; "
+            f"emulating psro_v2's meta-solver and mixture: equal to the peer's curve (1e-6) "
+            f"for iterations 0..{same - 1}")
     solved = next((t for t, g in enumerate(ours["gaps"]) if g <= 1e-9), None)
     if solved is not None:
         note += (f"; ours NashConv<=1e-9 first at it {solved} (v0 {ours['values'][solved]:.12f}, "
@@ -251,6 +341,28 @@ def _jpsro_case(peer_too: bool = True) -> list[dict]:
                  "open_spiel jpsro (mgcce, cce BR)", peer["times"][-1], note)]
 
 
+LEDUC_JPSRO_ITERATIONS = 40
+LEDUC_JPSRO_PEER_STALL_S = 720.0   # measured in issue 3: stalled > 12 min in its QP at it 24
+
+
+def _leduc_jpsro_case(iterations: int = LEDUC_JPSRO_ITERATIONS) -> list[dict]:
+    print(f"\n## leduc_poker: JPSRO, max-Gini CCE, {iterations} iterations (ours only)")
+    if not _cce_available():
+        print("ours: registry entry 'cce' with option 'objective' is not available yet; skipped")
+        return []
+    ours = _ours("leduc_poker", {}, iterations, "cce", {"objective": "max_gini"})
+    print(f"{'it':>3} {'pop':>4} {'ours CCE gap':>14} {'t(s)':>9}")
+    for t, g in enumerate(ours["gaps"]):
+        print(f"{t:3d} {ours['pops'][t]:4d} {g:14.9g} {ours['times'][t]:9.3f}")
+    note = (f"ours completed {len(ours['gaps'])} iterations ({ours['solver']}), final CCE gap "
+            f"{ours['gaps'][-1]:.4g}, min {min(ours['gaps']):.4g}; peer not run: OpenSpiel jpsro "
+            f"stalled > {LEDUC_JPSRO_PEER_STALL_S / 60:.0f} min in its QP at iteration 24 "
+            "(issue 3), so its time is a lower bound")
+    print(note)
+    return [_row(f"leduc: JPSRO max-Gini CCE x{iterations}", ours["total"],
+                 "open_spiel jpsro (mgcce; stalled, not run)", LEDUC_JPSRO_PEER_STALL_S, note)]
+
+
 # --------------------------------------------------------------------------- driver
 
 def _row(case: str, ours: float, peer: str, peer_s: float, note: str = "") -> dict:
@@ -260,7 +372,7 @@ def _row(case: str, ours: float, peer: str, peer_s: float, note: str = "") -> di
     return row
 
 
-CASES = ("kuhn", "leduc", "kuhn3p_jpsro")
+CASES = ("kuhn", "leduc", "kuhn3p_jpsro", "leduc_jpsro")
 
 
 def run(quick: bool = False, only: list[str] | None = None) -> list[dict]:
@@ -273,6 +385,8 @@ def run(quick: bool = False, only: list[str] | None = None) -> list[dict]:
         rows += _psro_case("leduc_poker", 10 if quick else 30)
     if "kuhn3p_jpsro" in cases:
         rows += _jpsro_case(peer_too=not quick)
+    if "leduc_jpsro" in cases:
+        rows += _leduc_jpsro_case()
     return rows
 
 

@@ -23,6 +23,7 @@ CARD_FILE = "game.toml"
 PSRO_KEYS: dict[str, type | tuple[type, ...]] = {
     "meta_solver": str, "iterations": int, "seed": int, "oracle": str,
     "initial": str,  # markov games: the reference policy that starts each population
+    "tie_break": str,  # exact oracles: "tremble" or "lowest"
 }
 
 
@@ -181,7 +182,11 @@ def parse_markov(card: dict, src: str) -> Any:
 #: Card kinds -> parser(card dict, source path) -> game.
 CARD_KINDS: dict[str, Callable[[dict, str], Any]] = {"matrix": parse_matrix,
                                                      "openspiel": parse_openspiel,
-                                                     "markov": parse_markov}
+                                                     "markov": parse_markov,
+                                                     # FXP's team game (lazy: popgames.team_game)
+                                                     "team_matrix": lambda card, src: __import__(
+                                                         "popgames.team_game", fromlist=["_"]
+                                                     ).parse_team_matrix(card, src)}
 
 
 def builtin_games() -> list[str]:

@@ -98,8 +98,8 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
 
 def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, seed: int = 0,
          solver_options: Mapping[str, Any] | None = None, *, oracle: ExactOracle | None = None,
-         state: PsroState | None = None,
-         stop_exploitability: float | None = 1e-10) -> Iterator[PsroRecord]:
+         state: PsroState | None = None, stop_exploitability: float | None = 1e-10,
+         tie_break: str = "tremble") -> Iterator[PsroRecord]:
     """Run (J)PSRO, yielding one :class:`PsroRecord` per iteration.
 
     Parameters
@@ -119,8 +119,13 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         meta-strategy is then an equilibrium of the full game, and further best
         responses would only add duplicates (which grow an N-player meta-game
         geometrically). ``None`` never stops early.
+    tie_break
+        How the exact oracle picks among equally good best responses (ignored when
+        ``oracle`` is given): ``"tremble"`` (default), the limit of best responses to
+        opponents trembling with vanishing probability, or ``"lowest"``, the lowest
+        action index. See :mod:`popgames.exact_oracles`.
     """
-    oracle = oracle or oracle_for(game)
+    oracle = oracle or oracle_for(game, tie_break=tie_break)
     entry = registry.entry(meta_solver)
     options = dict(solver_options or {})
     registry.check_options(meta_solver, options)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 import popgames
 from popgames.cli_common import parse_option
 from popgames.errors import PopgamesError
-from popgames.exact_oracles import oracle_for
+from popgames.exact_oracles import TIE_BREAKS, oracle_for
 from popgames.game_card import load_game
 from popgames.psro import psro, state_arrays, state_from_arrays
 from popgames.run_folder import RunFolder, RunFolderError
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint; gives the same metrics "
                         "as an uninterrupted run")
+    p.add_argument("--tie-break", choices=TIE_BREAKS,
+                   help="how the exact best response chooses among equally good actions: 'tremble' "
+                        "(default; best also against opponents that tremble with vanishing "
+                        "probability, so it plays well off the meta-strategy's path) or 'lowest' "
+                        "(lowest action index, as OpenSpiel's TabularBestResponse)")
     p.add_argument("--device", default="cpu", help="torch device for learned oracles: cpu or cuda[:N]")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
     return p
@@ -77,6 +82,7 @@ def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
     return {"game": str(args.game), "game_name": game.name, "card_sha256": _card_digest(game),
             "meta_solver": meta_solver, "solver_options": options, "iterations": int(iterations),
             "seed": args.seed if args.seed is not None else card.get("seed", 0),
+            "tie_break": args.tie_break or card.get("tie_break", "tremble"),
             "device": check_device(args.device), "popgames_version": popgames.__version__}
 
 
@@ -86,7 +92,9 @@ def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.
         raise RunFolderError(f"{args.out}: the run is for game {saved.get('game_name')!r} "
                              f"(card {saved.get('card_sha256')}), not {wanted['game_name']!r} "
                              f"(card {wanted['card_sha256']})")
-    for flag, key in (("meta_solver", "meta_solver"), ("seed", "seed")):
+    # Runs written before tie-breaking was configurable used the lowest action index.
+    saved = {**saved, "tie_break": saved.get("tie_break", "lowest")}
+    for flag, key in (("meta_solver", "meta_solver"), ("seed", "seed"), ("tie_break", "tie_break")):
         if getattr(args, flag) is not None and saved.get(key) != wanted[key]:
             raise RunFolderError(f"{args.out}: --{flag.replace('_', '-')} {wanted[key]!r} differs from "
                                  f"the run's {saved.get(key)!r}")
@@ -99,7 +107,6 @@ def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.
 def psro_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     game = load_game(args.game)
-    oracle = oracle_for(game)
     wanted = _settings(args, game)
     args.out = args.out or Path("runs") / game.name / f"{wanted['meta_solver']}-seed{wanted['seed']}"
     folder = RunFolder(args.out)
@@ -111,12 +118,14 @@ def psro_main(argv: list[str] | None = None) -> int:
         if meta.get("card_sha256") != config["card_sha256"] or meta.get("meta_solver") != config["meta_solver"]:
             raise RunFolderError(f"{folder.checkpoint_path}: checkpoint belongs to another run "
                                  f"({meta.get('game_name')}, {meta.get('meta_solver')})")
+        oracle = oracle_for(game, tie_break=config["tie_break"])
         state = state_from_arrays(arrays, meta, oracle)
         folder.write_metrics(state.history)  # drop any line written after the checkpoint
         if config != saved:
             folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
     else:
         config = wanted
+        oracle = oracle_for(game, tie_break=config["tie_break"])
         folder.start(config)
     loop = psro(game, config["meta_solver"], config["iterations"], config["seed"],
                 config["solver_options"], oracle=oracle, state=state)

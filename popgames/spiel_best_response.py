@@ -1,6 +1,6 @@
 """Exact best responses, NashConv and behavioural mixtures on a flattened game tree.
 
-All three work in sequence form on :class:`popgames.spiel_tree.GameTree` (perfect
+All of them work in sequence form on :class:`popgames.spiel_tree.GameTree` (perfect
 recall, checked when the tree is built):
 
 - a best response of player ``i`` first sums, per own sequence ``(I, a)``, the
@@ -16,6 +16,11 @@ recall, checked when the tree is built):
 The others' behaviour enters only through their terminal reach, so a best response
 to a *mixture* of opponent populations needs no mixture policy: pass
 ``w @ terminal_reach(tree, q, population_q)`` to :func:`best_response_to_reach`.
+
+Many best responses are tied: wherever the others never go, every action is worth 0.
+:func:`lexicographic_best_response` with :func:`tremble_reach` levels picks, among the
+exact best responses, the limit of best responses to opponents that tremble with a
+vanishing probability -- a response that is also sensible off the others' path.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 from popgames.spiel_tree import GameTree, player_rows, realization_plan, terminal_reach
 
 # Actions whose value is within this (relative) margin of the best count as tied, so
-# that round-off never decides between equal actions: the lowest index wins.
+# that round-off never decides between equal actions (see lexicographic_best_response).
 _TIE_RTOL = 1e-12
 
 
@@ -49,29 +54,93 @@ def best_response_to_reach(tree: GameTree, player: int,
         action index; unreachable infostates get their lowest legal action) and its
         expected return against the others.
     """
-    weight = tree.terminal_chance * tree.returns[:, player]
+    others = np.ones(len(tree.terminals))
     for q, r in enumerate(reaches):
         if q != player:
-            weight = weight * r
-    n_p, n_act = tree.n_info(player), tree.n_actions
+            others = others * r
+    return lexicographic_best_response(tree, player, others[None])
+
+
+def lexicographic_best_response(tree: GameTree, player: int,
+                                levels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pure best response of ``player`` that maximises its value lexicographically.
+
+    Parameters
+    ----------
+    levels
+        ``[L, Z]``: the others' combined terminal reach (chance excluded), level by
+        level. Level 0 is what the response must be optimal against; level ``l``
+        decides only between responses tied on levels ``0..l-1``. With
+        :func:`tremble_reach`, level ``l`` is the coefficient of ``eps**l`` of the reach
+        when every other policy trembles with probability ``eps``, and the result is
+        the limit ``eps -> 0+`` of best responses to the trembling opponents.
+
+    Returns
+    -------
+    rows, value
+        ``player``'s deterministic block ``[n_info_p, A]`` and its level-0 value. Values
+        are compared per infostate and level with a tolerance of ``1e-12`` times that
+        level's largest magnitude there; ties left after the last level go to the
+        lowest action index.
+
+    Notes
+    -----
+    Backward induction is exact for the lexicographic order: a sequence's value is a
+    sum over the child infostates' independent choices, and the lexicographic order
+    is compatible with addition.
+    """
+    levels = np.atleast_2d(levels)
+    weight = levels * (tree.terminal_chance * tree.returns[:, player])
+    n_l, (n_p, n_act) = len(weight), (tree.n_info(player), tree.n_actions)
     size = (n_p + 1) * n_act
-    value = np.bincount(tree.terminal_seq[player], weights=weight, minlength=size)
-    q2 = value.reshape(n_p + 1, n_act)
+    seq = tree.terminal_seq[player]
+    value = np.stack([np.bincount(seq, weights=w, minlength=size) for w in weight])
+    q3 = value.reshape(n_l, n_p + 1, n_act)
     legal = tree.legal[tree.info_slice(player)]
     pseq = tree.info_parent_seq[tree.info_slice(player)]
     bounds = tree.level_bounds[player]
     rows = np.zeros((n_p, n_act))
-    for lo, hi in zip(bounds[-2::-1], bounds[:0:-1]):
+    for lo, hi in zip(bounds[-2::-1], bounds[:0:-1]):   # deepest own level first
         if lo == hi:
             continue
-        q_lvl = np.where(legal[lo:hi], q2[lo:hi], -np.inf)
-        best = q_lvl.max(axis=1, keepdims=True)
-        tol = _TIE_RTOL * np.abs(np.where(legal[lo:hi], q_lvl, 0.0)).max(axis=1, keepdims=True)
-        choice = np.argmax(q_lvl >= best - tol, axis=1)
+        keep = legal[lo:hi].copy()
+        for q_lvl in q3[:, lo:hi]:
+            best = np.where(keep, q_lvl, -np.inf).max(axis=1, keepdims=True)
+            tol = _TIE_RTOL * np.abs(np.where(legal[lo:hi], q_lvl, 0.0)).max(axis=1, keepdims=True)
+            keep &= q_lvl >= best - tol
+        choice = np.argmax(keep, axis=1)
         idx = np.arange(hi - lo)
         rows[lo + idx, choice] = 1.0
-        value += np.bincount(pseq[lo:hi], weights=q_lvl[idx, choice], minlength=size)
-    return rows, float(value[tree.empty_seq(player)])
+        for lvl in range(n_l):
+            value[lvl] += np.bincount(pseq[lo:hi], weights=q3[lvl, lo + idx, choice], minlength=size)
+    return rows, float(value[0, tree.empty_seq(player)])
+
+
+def tremble_reach(tree: GameTree, player: int, policy: np.ndarray, order: int) -> np.ndarray:
+    """``player``'s terminal reach when it trembles, as a polynomial in the tremble size.
+
+    At every own infostate the player follows ``policy`` with probability ``1 - eps``
+    and picks a uniformly random legal action with probability ``eps`` (Selten's
+    trembling hand, agent form). Its reach of terminal ``z`` is a polynomial in
+    ``eps``; this returns its coefficients up to ``eps**order``, ``[..., order + 1, Z]``
+    (batched like ``policy``). Coefficient 0 is :func:`terminal_reach` exactly.
+    Symbolic perturbations of this kind are how Miltersen and Sorensen (2010) compute
+    quasi-perfect equilibria in sequence form.
+    """
+    rows = player_rows(tree, player, policy)
+    legal = tree.legal[tree.info_slice(player)]
+    shift = legal / legal.sum(axis=1, keepdims=True) - rows     # (1-eps) pi + eps u = pi + eps (u - pi)
+    n_p, n_act, lead = rows.shape[-2], tree.n_actions, rows.shape[:-2]
+    x = np.zeros(lead + (order + 1, (n_p + 1) * n_act))
+    x3 = x.reshape(lead + (order + 1, n_p + 1, n_act))
+    x3[..., 0, n_p, 0] = 1.0
+    bounds, pseq = tree.level_bounds[player], tree.info_parent_seq[tree.info_slice(player)]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        parent = x[..., pseq[lo:hi], None]                       # [..., L, m, 1]
+        block = parent * rows[..., None, lo:hi, :]
+        block[..., 1:, :, :] += parent[..., :-1, :, :] * shift[..., None, lo:hi, :]
+        x3[..., lo:hi, :] = block
+    return x[..., tree.terminal_seq[player]]
 
 
 def best_response(tree: GameTree, player: int, policy: np.ndarray) -> tuple[np.ndarray, float]:

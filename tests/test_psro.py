@@ -7,9 +7,12 @@ import pytest
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 import popgames
+from popgames.errors import PopgamesError
+from popgames.exact_oracles import MatrixOracle, SpielOracle, _poly_contract
 from popgames.psro import psro
-from popgames.spiel_best_response import mixture_policy
+from popgames.spiel_best_response import mixture_policy, tremble_reach
 from popgames.spiel_game import SpielGame
+from popgames.spiel_tree import random_policy, terminal_reach
 
 
 def _run(game, meta_solver, iterations, **options):
@@ -70,7 +73,8 @@ def test_reported_exploitability_agrees_with_openspiel(meta_solver):
 def test_jpsro_cce_on_three_player_kuhn_closes_the_gap():
     records = _run(SpielGame("kuhn_poker", {"players": 3}), "cce", 40, objective="max_gini")
     assert records[0].metrics["exploitability_kind"] == "cce_gap"
-    # Converges (gap <= 1e-10) and stops well before 40 iterations (measured: iteration 11).
+    # Converges (gap <= 1e-10) and stops well before 40 iterations (measured: iteration 9;
+    # 11 with tie_break="lowest").
     assert records[-1].exploitability <= 1e-10 and len(records) < 25
 
 
@@ -78,3 +82,111 @@ def test_loop_stops_once_converged_unless_told_not_to():
     game = popgames.load_game("matching_pennies")
     assert len(_run(game, "nash", 10)) == 3  # NashConv 2, 2, then 0
     assert len(list(psro(game, "nash", 10, stop_exploitability=None))) == 10
+
+
+def test_matrix_tie_break():
+    # Against column 0, rows 0 and 1 tie (payoff 1); against a trembling (uniform) column
+    # player row 1 is better, so "tremble" picks it and "lowest" picks row 0.
+    a = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.5]])
+    game = popgames.MatrixGame(np.stack([a, -a]), name="tie")
+    pure_col = np.array([1.0])
+    assert MatrixOracle(game, "tremble").best_response([[0], [0]], 0, pure_col) == (1, 1.0)
+    assert MatrixOracle(game, "lowest").best_response([[0], [0]], 0, pure_col) == (0, 1.0)
+    with pytest.raises(PopgamesError, match="tie_break 'first'"):
+        list(psro(game, "nash", 2, tie_break="first"))
+
+
+def test_polynomial_products_of_trembling_reaches():
+    # Coefficients of the product of polynomials, checked by evaluating both sides at eps.
+    rng = np.random.default_rng(2)
+    acc, reach = rng.normal(size=(3, 4, 2, 5)), rng.normal(size=(3, 3, 5))
+    eps = 0.3
+    want = np.einsum("kjz,kz->jz", acc.transpose(0, 1, 3, 2) @ eps ** np.arange(2),
+                     np.einsum("klz,l->kz", reach, eps ** np.arange(3)))
+    got = _poly_contract(acc, reach, order=10)
+    assert got.shape == (4, 4, 5)
+    np.testing.assert_allclose(np.einsum("jlz,l->jz", got, eps ** np.arange(4)), want, atol=1e-12)
+    np.testing.assert_array_equal(_poly_contract(acc, reach, order=1), got[:, :2])
+
+
+@pytest.mark.parametrize("tie_break", ["tremble", "lowest"])
+def test_best_response_to_correlated_others_is_exact(tie_break):
+    """Three-player Kuhn, a correlated distribution over random populations: the oracle's
+    response attains its reported value, which is the best-response value (the same for
+    both tie-breaking rules, which only choose among best responses)."""
+    game = SpielGame("kuhn_poker", {"players": 3})
+    tree, rng = game.tree, np.random.default_rng(8)
+    pops = [[random_policy(tree, rng, 0.3)[tree.info_slice(p)] for _ in range(k)]
+            for p, k in enumerate((2, 3, 2))]
+    oracle, plain = SpielOracle(game, tie_break), SpielOracle(game, "lowest")
+    for player in range(3):
+        rest = [q for q in range(3) if q != player]
+        others = rng.dirichlet(np.ones(len(pops[rest[0]]) * len(pops[rest[1]])))
+        others = others.reshape(len(pops[rest[0]]), len(pops[rest[1]]))
+        others[0] = 0.0   # a zero row: the oracle restricts to the support
+        others /= others.sum()
+        rows, value = oracle.best_response(pops, player, others)
+        assert value == pytest.approx(plain.best_response(pops, player, others)[1], abs=1e-12)
+        reach = [np.stack([terminal_reach(tree, q, r) for r in pops[q]]) for q in range(3)]
+        combined = np.einsum("ab,az,bz->z", others, reach[rest[0]], reach[rest[1]])
+        attained = (tree.terminal_chance * tree.returns[:, player] * combined
+                    * terminal_reach(tree, player, rows)).sum()
+        assert attained == pytest.approx(value, abs=1e-12)
+        # The cached reach coefficients are the trembling reaches of the population.
+        np.testing.assert_array_equal(oracle._reaches(pops)[player][:, 0], reach[player])
+    if tie_break == "tremble":
+        np.testing.assert_allclose(oracle._reaches(pops)[0][1],
+                                   tremble_reach(tree, 0, pops[0][1], oracle.order), atol=0)
+
+
+@pytest.mark.parametrize("name", ["leduc_poker", "liars_dice_4"])
+def test_trembling_best_responses_make_psro_converge_faster(name):
+    """Measured, not guaranteed: on these games PSRO with trembling best responses ends
+    30 iterations markedly less exploitable (leduc 1.12 vs 1.21, liar's dice 0.42 vs 0.69),
+    and its mean NashConv over the run is lower."""
+    game = popgames.load_game(f"games/{name}")
+    curves = {tb: [r.exploitability for r in psro(game, "nash", 30, tie_break=tb)]
+              for tb in ("tremble", "lowest")}
+    assert np.mean(curves["tremble"]) < 0.9 * np.mean(curves["lowest"])
+    assert curves["tremble"][-1] < curves["lowest"][-1]
+
+
+def test_ce_jpsro_on_kuhn_poker_closes_the_gap():
+    records = _run(SpielGame("kuhn_poker"), "ce", 20, objective="max_gini")
+    assert records[0].metrics["exploitability_kind"] == "ce_gap"
+    # Converges (measured: CE gap 3e-11 at iteration 6) and stops there.
+    assert records[-1].exploitability <= 1e-6 and len(records) < 12
+
+
+def test_ce_jpsro_adds_a_best_response_per_recommendation():
+    """Three-player Kuhn, CE-JPSRO (Marris et al. 2021): every iteration adds, per player,
+    the best response to the meta-distribution conditioned on each recommended policy
+    (duplicates within the iteration once), and the CE gap is the recommendation-weighted
+    sum of their gains. Replayed here with a fresh oracle; the gap shrinks (measured:
+    2.06, 0.83, 0.50, 0.48, 0.46, 0.13, 0.018)."""
+    game = SpielGame("kuhn_poker", {"players": 3})
+    oracle = SpielOracle(game)
+    gaps = []
+    for rec in psro(game, "ce", 7, solver_options={"objective": "max_gini"}):
+        joint = np.asarray(rec.meta_strategy)
+        before = rec.metrics["population_size"]
+        pops = rec.state.population
+        assert joint.shape == tuple(before)
+        for i in range(3):
+            expected, gain = [], 0.0
+            meta = rec.state.meta_game.payoffs[i][tuple(slice(0, k) for k in before)]
+            for k, weight in enumerate(joint.sum(axis=tuple(j for j in range(3) if j != i))):
+                if weight <= 1e-12:
+                    continue
+                cond = np.take(joint, k, axis=i) / weight
+                rows, value = oracle.best_response([p[:b] for p, b in zip(pops, before)], i, cond)
+                gain += weight * (value - float((np.take(meta, k, axis=i) * cond).sum()))
+                if not any(np.array_equal(rows, e) for e in expected):
+                    expected.append(rows)
+            added = pops[i][before[i]:]
+            assert len(added) == len(expected) >= 1
+            assert all(np.array_equal(a, e) for a, e in zip(added, expected))
+            assert rec.per_player[i] == pytest.approx(max(gain, 0.0), abs=1e-9)
+        gaps.append(rec.exploitability)
+    assert gaps[-1] < 0.05 * gaps[0]
+    assert all(b <= a + 1e-9 for a, b in zip(gaps, gaps[1:]))

@@ -1,4 +1,9 @@
-"""``python -m popgames.psro``: run folders, SIGKILL-and-resume, one-line errors."""
+"""``python -m popgames.psro``: run folders, SIGKILL-and-resume, one-line errors.
+
+The kill-and-resume and report tests run real subprocesses; the error cases call the
+same entry point (``run_main(psro_main, argv)``, which is all ``__main__`` does)
+in-process, since a fresh interpreter costs seconds per call.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+
+from popgames.cli_common import run_main
+from popgames.report import main as report_main
+from popgames.run_driver import psro_main
 
 CMD = [sys.executable, "-m", "popgames.psro"]
 
@@ -75,22 +84,33 @@ def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
     assert len(lines) == 1 and "Traceback" not in proc.stderr and needle in lines[0], proc.stderr
 
 
-def test_bad_resumes_leave_the_run_untouched(tmp_path):
+def _in_process(capsys, *args: str, main=psro_main) -> subprocess.CompletedProcess:
+    """The CLI's entry point in this process, as a CompletedProcess-like result."""
+    capsys.readouterr()
+    code = run_main(main, list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+def test_bad_resumes_leave_the_run_untouched(tmp_path, capsys):
     run = tmp_path / "run"
-    _run("games/kuhn_poker", "--iterations", "3", "--out", str(run), "--no-report")
+    assert _in_process(capsys, "games/kuhn_poker", "--iterations", "3", "--out", str(run),
+                       "--no-report").returncode == 0
     before = _files(run)
-    _one_line_error(_run("games/kuhn_poker", "--iterations", "3", "--out", str(run), check=False),
+    _one_line_error(_in_process(capsys, "games/kuhn_poker", "--iterations", "3", "--out", str(run)),
                     "already holds a run")
-    _one_line_error(_run("games/leduc_poker", "--resume", "--out", str(run), check=False),
+    _one_line_error(_in_process(capsys, "games/leduc_poker", "--resume", "--out", str(run)),
                     "is for game 'kuhn_poker'")
-    _one_line_error(_run("games/kuhn_poker", "--resume", "--meta-solver", "cce", "--out", str(run),
-                         check=False), "differs from the run's")
+    _one_line_error(_in_process(capsys, "games/kuhn_poker", "--resume", "--meta-solver", "cce",
+                                "--out", str(run)), "differs from the run's")
+    _one_line_error(_in_process(capsys, "games/kuhn_poker", "--resume", "--tie-break", "lowest",
+                                "--out", str(run)), "--tie-break 'lowest' differs")
     assert _files(run) == before
     checkpoint = run / "checkpoint" / "state.safetensors"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
     damaged = _files(run)
-    _one_line_error(_run("games/kuhn_poker", "--resume", "--iterations", "5", "--out", str(run),
-                         check=False), "corrupt or truncated")
+    _one_line_error(_in_process(capsys, "games/kuhn_poker", "--resume", "--iterations", "5",
+                                "--out", str(run)), "corrupt or truncated")
     assert _files(run) == damaged
 
 
@@ -101,22 +121,22 @@ def test_bad_resumes_leave_the_run_untouched(tmp_path):
     (("games/kuhn_poker", "--device", "tpu"), "expected 'cpu' or 'cuda"),
     (("games/kuhn_poker", "--iterations", "0"), "at least 1"),
 ])
-def test_bad_invocations_give_one_line(tmp_path, args, needle):
+def test_bad_invocations_give_one_line(tmp_path, capsys, args, needle):
     if "cuda" in args:
         torch = pytest.importorskip("torch")
         if torch.cuda.is_available():
             pytest.skip("a GPU is present")
-    proc = _run(*args, "--out", str(tmp_path / "run"), check=False)
-    _one_line_error(proc, needle)
+    _one_line_error(_in_process(capsys, *args, "--out", str(tmp_path / "run")), needle)
     assert not (tmp_path / "run").exists()
 
 
-def test_report_rebuilds_from_the_folder(uninterrupted, tmp_path):
+def test_report_rebuilds_from_the_folder(uninterrupted):
     (uninterrupted / "report.md").unlink()
     proc = subprocess.run([sys.executable, "-m", "popgames.report", str(uninterrupted)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (uninterrupted / "report.md").is_file()
-    bad = subprocess.run([sys.executable, "-m", "popgames.report", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
-    _one_line_error(bad, "not a readable run folder")
+
+
+def test_report_of_a_non_run_is_one_line(tmp_path, capsys):
+    _one_line_error(_in_process(capsys, str(tmp_path), main=report_main), "not a readable run folder")

@@ -19,8 +19,9 @@ from open_spiel.python.algorithms import best_response as os_br
 from open_spiel.python.algorithms import expected_game_score, exploitability, policy_aggregator
 
 from popgames.errors import GameCardError
-from popgames.spiel_best_response import (best_response, best_response_to_reach, mixture_policy,
-                                          nash_conv, nash_conv_from_reach)
+from popgames.spiel_best_response import (best_response, best_response_to_reach,
+                                          lexicographic_best_response, mixture_policy, nash_conv,
+                                          nash_conv_from_reach, tremble_reach)
 from popgames.spiel_game import SpielGame, to_tabular_policy
 from popgames.spiel_tree import (CHANCE, DECISION, TERMINAL, build_tree, expected_returns,
                                  expected_returns_many, random_policy, reach_probabilities,
@@ -158,6 +159,56 @@ def test_best_response_ties_go_to_lowest_action():
     br_rows, _ = best_response(tree, 1, rows)
     after_bet = [tree.info_index[s] - tree.info_start[1] for s in ("0b", "1b", "2b")]
     np.testing.assert_array_equal(br_rows[after_bet], [[1.0, 0.0]] * 3)
+
+
+@pytest.mark.parametrize("key", ["kuhn", "leduc", "kuhn3", "goofspiel4"])
+def test_tremble_reach_is_the_reach_of_the_trembling_policy(key):
+    # Exact polynomial identity: sum_l coeff_l eps^l is the reach of (1 - eps) pi + eps uniform.
+    tree = _game(*GAMES[key]).tree
+    rng = np.random.default_rng(4)
+    for p in range(tree.n_players):
+        rows = random_policy(tree, rng, 0.5)[tree.info_slice(p)]
+        pure = best_response(tree, p, uniform_policy(tree))[0]
+        full = int(tree.info_level[tree.info_slice(p)].max()) + 1   # most own decisions on a path
+        for pol in (rows, pure):
+            coeffs = tremble_reach(tree, p, pol, full)
+            np.testing.assert_array_equal(coeffs[0], terminal_reach(tree, p, pol))
+            for eps in (0.37, 1e-3):
+                trembling = (1 - eps) * pol + eps * uniform_policy(tree)[tree.info_slice(p)]
+                np.testing.assert_allclose(eps ** np.arange(full + 1) @ coeffs,
+                                           terminal_reach(tree, p, trembling), rtol=0, atol=1e-13)
+        batched = tremble_reach(tree, p, np.stack([rows, pure]), 2)
+        np.testing.assert_array_equal(batched[1], tremble_reach(tree, p, pure, 2))
+
+
+@pytest.mark.parametrize("key", ["kuhn", "leduc"])
+def test_tremble_best_response_is_openspiels_best_response_to_the_trembling_opponent(key):
+    """The lexicographic best response is an exact best response to the opponent, and
+    also to the opponent trembling with small eps (OpenSpiel's C++ best response to that
+    policy is the oracle); the lowest-index rule is not, where the opponent leaves
+    infostates unreached."""
+    sg = _game(*GAMES[key])
+    tree, uniform = sg.tree, uniform_policy(sg.tree)
+    root = sg.game.new_initial_state().history_str()
+    lowest_loses = []
+    for p in range(2):
+        q = 1 - p
+        opp = best_response(tree, q, uniform)[0]   # pure: many of p's infostates unreached
+        levels = tremble_reach(tree, q, opp, int(tree.info_level[tree.info_slice(q)].max()) + 1)
+        rows, value = lexicographic_best_response(tree, p, levels)
+        lowest, lowest_value = lexicographic_best_response(tree, p, levels[:1])
+        assert value == pytest.approx(lowest_value, abs=1e-12)   # both exact best responses
+        for eps in (1e-3, 1e-5):
+            trembling = uniform.copy()
+            trembling[tree.info_slice(q)] = (1 - eps) * opp + eps * uniform[tree.info_slice(q)]
+            cpp = _cpp(sg, trembling)
+            ref = pyspiel.TabularBestResponse(sg.game, p, cpp).value(root)
+            joint = trembling.copy()
+            joint[tree.info_slice(p)] = rows
+            assert expected_returns(tree, joint)[p] == pytest.approx(ref, abs=1e-12)
+            joint[tree.info_slice(p)] = lowest
+            lowest_loses.append(ref - expected_returns(tree, joint)[p])
+    assert max(lowest_loses) > 1e-7
 
 
 @pytest.mark.parametrize("kind", ["uniform", "dirichlet"])
