@@ -39,11 +39,11 @@ OpponentMix = Mapping[int, Sequence[tuple[float, Sequence[Any]]]]
 class PpoConfig:
     """PPO hyper-parameters; a card's ``[oracle]`` table or ``--option`` overrides them."""
 
-    num_envs: int = 1024
-    updates: int = 40            # PPO iterations (one episode per environment each)
+    num_envs: int = 512
+    updates: int = 80            # PPO iterations (one episode per environment each)
     epochs: int = 4
     minibatches: int = 4
-    lr: float = 1e-3
+    lr: float = 3e-3
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip: float = 0.2
