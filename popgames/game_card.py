@@ -172,7 +172,9 @@ def parse_markov(card: dict, src: str) -> Any:
     try:
         rules = module.make(params, torch.device("cpu"))
     except ValueError as exc:
-        raise GameCardError(src, "params", str(exc)) from None
+        # Rules name the offending parameter first ("coins must be >= 1"): point at it.
+        first = str(exc).replace(",", " ").replace(":", " ").split(" ")[0]
+        raise GameCardError(src, f"params.{first}" if first in params else "params", str(exc)) from None
     return MarkovGame(card.get("name", Path(src).parent.name), rules, params, module,
                       description=_typed(card.get("description", ""), str, src, "description"),
                       solver_options=_solver_tables(card, src), psro=_psro_table(card, src),

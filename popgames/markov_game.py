@@ -17,7 +17,10 @@ A card ``kind = "markov"`` names its rules module (``rules = "rules.py"`` in the
 folder by default); the module defines ``make(params: dict, device) -> rules`` plus
 ``PARAMS`` (defaults, which also fix the allowed keys and their types),
 ``reference_policies(rules) -> dict[name, Policy]`` and optionally
-``episode_metrics(rules, trajectory) -> dict``.
+``episode_metrics(rules, final_state) -> dict[name, per-episode tensor]``. A
+``ValueError`` from ``make`` whose message starts with a parameter's name is reported
+as a card error on that parameter. Rules may set ``obs_bounds = (low, high)`` (used for
+the PettingZoo adapter's observation spaces).
 """
 
 from __future__ import annotations
@@ -113,9 +116,9 @@ class MarkovGame:
     def reference_policies(self) -> dict[str, Policy]:
         return self.module.reference_policies(self.rules)
 
-    def episode_metrics(self, trajectory: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    def episode_metrics(self, final_state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         fn: Callable | None = getattr(self.module, "episode_metrics", None)
-        return fn(self.rules, trajectory) if fn is not None else {}
+        return fn(self.rules, final_state) if fn is not None else {}
 
     def on_device(self, device: str | torch.device) -> "MarkovGame":
         """The same game with its rules built on ``device``."""

@@ -53,11 +53,16 @@ class TrustSplit:
         self.high, self.low = float(params["high_value"]), float(params["low_value"])
         self.vocabulary = list(params["vocabulary"])
         self.window = int(params["history"])
-        if self.coins < 1 or self.rounds < 1 or self.window < 0 or len(self.vocabulary) < 1:
-            raise ValueError("coins and rounds must be >= 1, history >= 0, vocabulary non-empty")
+        for key, value, low in (("coins", self.coins, 1), ("rounds", self.rounds, 1),
+                                ("history", self.window, 0)):
+            if value < low:
+                raise ValueError(f"{key} must be >= {low}, got {value}")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError(f"vocabulary has repeated tokens: {self.vocabulary}")
         if not self.high > self.low >= 0:
-            raise ValueError("need high_value > low_value >= 0")
+            raise ValueError(f"high_value must exceed low_value >= 0, got {self.high} and {self.low}")
         self.device = torch.device(device)
+        self.obs_bounds = (-1.0, 1.0)  # past claims are -1/coins before the first round
         self.n_players = 2
         self.n_tokens = len(self.vocabulary)
         self.n_actions = max(self.coins + 1, self.n_tokens)
