@@ -19,11 +19,11 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The loops load on first use: `python -m popgames.psro` must find them not yet
     # imported, and `import popgames` stays light.
-    if name == "psro":
+    if name in ("psro", "fxp"):
         import importlib
 
-        return importlib.import_module("popgames.psro")
+        return importlib.import_module(f"popgames.{name}")
     raise AttributeError(f"module 'popgames' has no attribute {name!r}")
 
 __all__ = ["load_game", "builtin_games", "exploitability", "Exploitability", "MatrixGame",
-           "solvers", "psro", "PopgamesError", "GameCardError", "SolverError", "UnknownNameError"]
+           "solvers", "psro", "fxp", "PopgamesError", "GameCardError", "SolverError", "UnknownNameError"]

@@ -1,0 +1,239 @@
+"""The command-line driver behind ``python -m popgames.fxp GAME_DIR``.
+
+Same run folder as PSRO (:mod:`popgames.run_folder`): ``config.toml``,
+``metrics.jsonl``, an atomic ``checkpoint/state.safetensors`` written every
+iteration (policies as arrays through the learner, never pickled), ``--resume``
+giving the same metrics as an uninterrupted run, and ``report.md`` with plots.
+``--option KEY=VALUE`` sets a loop option (``cross_play``, ``cross_weights``,
+``self_play``, ``symmetric``) or else a learner option (e.g. ``lr=2.0``); the card's
+``[fxp]`` table gives defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import popgames
+from popgames.cli_common import parse_option
+from popgames.errors import PopgamesError
+from popgames.fxp import (LOOP_OPTIONS, check_card_table, check_loop_options, default_learner, fxp,
+                          make_learner, state_arrays, state_from_arrays)
+from popgames.game_card import load_game
+from popgames.run_driver import check_device
+from popgames.run_folder import RunFolder, RunFolderError
+from popgames.solvers import registry
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m popgames.fxp",
+        description="Fictitious cross-play (Xu et al. 2023): train a main policy by self-play and "
+                    "cross-play against a counter population of best responses to its past versions. "
+                    "Writes config.toml, metrics.jsonl, checkpoint/ and report.md with plots.")
+    p.add_argument("game", help="game folder with a game.toml (e.g. games/fxp_team_game) or a built-in name")
+    p.add_argument("--iterations", type=int,
+                   help="total FXP iterations (default: the card's [fxp] value, else 30)")
+    p.add_argument("--learner", help="exact (matrix/OpenSpiel) or team_pg (team games); default by game kind")
+    p.add_argument("--meta-solver", help="solver of the main-history x counters meta-game (default nash)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"loop option ({', '.join(LOOP_OPTIONS)}) or learner option (repeatable)")
+    p.add_argument("--seed", type=int, help="root random seed (default: the card's, else 0)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<game>/fxp-<learner>-seed<S>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--device", default="cpu", help="torch device for learned oracles: cpu or cuda[:N]")
+    p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
+    return p
+
+
+def _card_table(game: Any) -> dict[str, Any]:
+    table = dict(getattr(game, "fxp", {}) or {})
+    check_card_table(table, str(getattr(game, "source", None) or game.name))
+    return table
+
+
+def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
+    card = _card_table(game)
+    meta_solver = args.meta_solver or card.get("meta_solver", "nash")
+    registry.entry(meta_solver)
+    solver_options = dict(getattr(game, "solver_options", {}).get(meta_solver, {}))
+    registry.check_options(meta_solver, solver_options)
+    loop = {k: card[k] for k in LOOP_OPTIONS if k in card}
+    learner_options = dict(card.get("learner_options", {}))
+    for key, value in (parse_option(o) for o in args.option):
+        (loop if key in LOOP_OPTIONS else learner_options)[key] = value
+    iterations = args.iterations if args.iterations is not None else card.get("iterations", 30)
+    if iterations < 1:
+        raise PopgamesError(f"--iterations {iterations}: must be at least 1")
+    source = getattr(game, "source", None)
+    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16] if source else "unknown"
+    return {"algorithm": "fxp", "game": str(args.game), "game_name": game.name, "card_sha256": digest,
+            "learner": args.learner or card.get("learner") or default_learner(game),
+            "learner_options": learner_options,
+            "loop_options": loop, "meta_solver": meta_solver, "solver_options": solver_options,
+            "iterations": int(iterations),
+            "seed": args.seed if args.seed is not None else card.get("seed", 0),
+            "device": check_device(args.device), "popgames_version": popgames.__version__}
+
+
+def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """On resume the saved config rules; an explicitly different flag is an error."""
+    if saved.get("algorithm") != "fxp":
+        raise RunFolderError(f"{args.out}: not an FXP run")
+    if saved.get("card_sha256") != wanted["card_sha256"] or saved.get("game_name") != wanted["game_name"]:
+        raise RunFolderError(f"{args.out}: the run is for game {saved.get('game_name')!r} "
+                             f"(card {saved.get('card_sha256')}), not {wanted['game_name']!r}")
+    for flag, key in (("meta_solver", "meta_solver"), ("seed", "seed"), ("learner", "learner")):
+        if getattr(args, flag) is not None and saved.get(key) != wanted[key]:
+            raise RunFolderError(f"{args.out}: --{flag.replace('_', '-')} {wanted[key]!r} differs from "
+                                 f"the run's {saved.get(key)!r}")
+    if args.option and (saved.get("loop_options") != wanted["loop_options"]
+                        or saved.get("learner_options") != wanted["learner_options"]):
+        raise RunFolderError(f"{args.out}: --option values differ from the run's")
+    merged = {**saved, "learner_options": saved.get("learner_options", {}),
+              "loop_options": saved.get("loop_options", {}),
+              "solver_options": saved.get("solver_options", {})}
+    if args.iterations is not None:
+        merged["iterations"] = wanted["iterations"]
+    return merged
+
+
+def fxp_main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    game = load_game(args.game)
+    wanted = _settings(args, game)
+    args.out = args.out or Path("runs") / game.name / f"fxp-{wanted['learner']}-seed{wanted['seed']}"
+    folder = RunFolder(args.out)
+    config = _check_resume(folder.read_config(), wanted, args) if args.resume else wanted
+    # Everything is checked before the folder is touched: a bad option leaves nothing behind.
+    learner = make_learner(game, config["learner"], config["learner_options"])
+    check_loop_options(learner, **config["loop_options"])
+    state = None
+    if args.resume:
+        arrays, meta = folder.load_checkpoint()
+        if meta.get("card_sha256") != config["card_sha256"] or meta.get("algorithm") != "fxp":
+            raise RunFolderError(f"{folder.checkpoint_path}: checkpoint belongs to another run")
+        state = state_from_arrays(arrays, meta, learner)
+        folder.write_metrics(state.history)  # drop any line written after the checkpoint
+        if config != folder.read_config():
+            folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
+    else:
+        folder.start(config)
+    loop = fxp(game, config["iterations"], config["seed"], learner=learner,
+               meta_solver=config["meta_solver"], solver_options=config["solver_options"],
+               state=state, **config["loop_options"])
+    history = state.history if state else []
+    with tqdm(total=config["iterations"], initial=len(history), disable=not sys.stderr.isatty(),
+              desc=f"fxp {game.name}", unit="it") as bar:
+        for record in loop:
+            arrays, meta = state_arrays(record.state, learner)
+            meta.update(card_sha256=config["card_sha256"], algorithm="fxp", game_name=config["game_name"])
+            folder.save_checkpoint(arrays, meta)
+            folder.write_metrics(record.state.history)
+            history = record.state.history
+            if record.exploitability is not None:
+                bar.set_postfix(exploitability=f"{record.exploitability:.3g}")
+            bar.update(1)
+    if not args.no_report:
+        write_fxp_report(folder.path)
+    last = history[-1]["exploitability"] if history else None
+    print(f"{game.name}: FXP, {len(history)} iterations, exploitability of the main "
+          f"{'n/a' if last is None else f'{last:.4g}'} -> {folder.path}")
+    return 0
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.3e}" if abs(x) < 1e-3 and x != 0 else f"{x:.4f}"
+
+
+def _plots(records: list[dict[str, Any]], run_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from popgames.analysis.report import player_weights
+
+    made = []
+    expl = [(r["iteration"], r["wall_time"], r["exploitability"]) for r in records
+            if r.get("exploitability") is not None]
+    if expl:
+        its, wall, values = zip(*expl)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+        for ax, x, label in ((axes[0], its, "iteration"), (axes[1], wall, "wall-clock time (s)")):
+            ax.semilogy(x, np.maximum(values, 1e-16), marker="o", ms=3)
+            ax.set_xlabel(label)
+            ax.set_ylabel("NashConv")
+            ax.grid(True, which="both", alpha=0.3)
+        fig.suptitle("NashConv of the current main policies in the full game")
+        fig.savefig(run_dir / "exploitability.png", dpi=120)
+        plt.close(fig)
+        made.append("exploitability.png")
+    weights = [player_weights(r) for r in records]
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), squeeze=False, constrained_layout=True)
+    its = np.array([r["iteration"] for r in records])
+    for p in range(2):
+        size = max(len(w[p]) for w in weights)
+        grid = np.zeros((size, len(records)))
+        for t, w in enumerate(weights):
+            grid[: len(w[p]), t] = w[p]
+        ax = axes[0, p]
+        ax.stackplot(its, grid, colors=plt.cm.viridis(np.linspace(0, 1, max(size, 2)))[:size])
+        ax.set_title(f"counters of seat {p}")
+        ax.set_xlabel("iteration")
+        ax.set_ylim(0, 1)
+    axes[0, 0].set_ylabel("meta-strategy weight")
+    fig.suptitle("Meta-strategy over the counter population (colour: counter index, dark = oldest)")
+    fig.savefig(run_dir / "meta_strategy.png", dpi=120)
+    plt.close(fig)
+    made.append("meta_strategy.png")
+    return made
+
+
+def write_fxp_report(run_dir: str | Path) -> Path:
+    """Write ``report.md`` and its plots for an FXP run folder, from its files alone."""
+    from popgames.analysis.report import read_run
+
+    run_dir = Path(run_dir)
+    config, records = read_run(run_dir)
+    plots = _plots(records, run_dir)
+    last = records[-1]
+    scored = [r for r in records if r.get("exploitability") is not None]
+    best = min(scored, key=lambda r: r["exploitability"]) if scored else None
+    lines = [
+        f"# FXP run: {config.get('game_name', '?')} with learner `{config.get('learner')}`", "",
+        f"Game card `{config.get('game')}` (sha256 {config.get('card_sha256')}), seed {config.get('seed')}, "
+        f"{len(records)} iterations, {last['wall_time']:.2f} s wall-clock, popgames "
+        f"{config.get('popgames_version')}. Loop options `{config.get('loop_options', {})}`, learner "
+        f"options `{config.get('learner_options', {})}`, meta-solver `{config.get('meta_solver')}`.", "",
+        "| | value |", "|---|---|",
+        f"| final NashConv of the main | {_fmt(last.get('exploitability'))} |",
+        f"| best NashConv (iteration) | {_fmt(best and best['exploitability'])} "
+        f"({best['iteration'] if best else '-'}) |",
+        f"| main vs main payoffs | {', '.join(_fmt(v) for v in last['main_payoffs'])} |",
+        f"| main versions / counters per seat | {last['main_versions']} / {last['population_size']} |",
+        f"| meta-solve gap (backend) | {_fmt(last['meta_gap'])} ({last['meta_solver']}) |",
+    ]
+    if "main_p1" in last:
+        lines.append(f"| final main, P(play 1) per agent | "
+                     f"{'; '.join(', '.join(f'{p:.4f}' for p in team) for team in last['main_p1'])} |")
+    lines += [""] + [f"![{name[:-4]}]({name})" for name in plots] + [
+        "", "## By iteration", "",
+        "| iteration | NashConv | per seat | counters | wall-clock (s) |", "|---|---|---|---|---|"]
+    step = max(1, len(records) // 25)
+    for r in records[::step] + ([last] if (len(records) - 1) % step else []):
+        gains = ", ".join(_fmt(g) for g in r["per_player"]) if r.get("per_player") else "n/a"
+        lines.append(f"| {r['iteration']} | {_fmt(r.get('exploitability'))} | {gains} | "
+                     f"{r['population_size']} | {r['wall_time']:.2f} |")
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
