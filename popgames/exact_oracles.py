@@ -221,17 +221,30 @@ ORACLES: dict[str, Callable[..., ExactOracle]] = {"MatrixGame": MatrixOracle,
                                                  "SpielGame": SpielOracle}
 
 
-def oracle_for(game: Any, tie_break: str = "tremble") -> ExactOracle:
-    """The exact oracle for ``game``'s kind, breaking ties by ``tie_break`` (see module doc).
+def _markov_oracle(game: Any, seed: int = 0, device: str | None = None,
+                   options: Any = None) -> Any:
+    # Imported here: matrix and OpenSpiel runs never load torch for it.
+    from popgames.markov_oracle import MarkovOracle
 
-    ``tie_break`` is passed to adapters whose constructor takes it (it is validated for all).
+    return MarkovOracle(game, seed=seed, device=device, options=options)
+
+
+ORACLES["MarkovGame"] = _markov_oracle
+
+
+def oracle_for(game: Any, tie_break: str = "tremble", **settings: Any) -> ExactOracle:
+    """The oracle for ``game``'s kind, breaking ties by ``tie_break`` (see module doc).
+
+    ``tie_break`` and ``settings`` (``seed``, ``device``, ``options`` for learned
+    oracles) are passed to adapters whose constructor takes them; ``tie_break`` is
+    validated for all.
     """
     kind = type(game).__name__
     if kind not in ORACLES:
-        raise PopgamesError(f"no exact best-response oracle for games of kind {kind} "
+        raise PopgamesError(f"no best-response oracle for games of kind {kind} "
                             f"(available: {', '.join(ORACLES)})")
     make = ORACLES[kind]
     _check_tie_break(tie_break)
-    if "tie_break" in inspect.signature(make).parameters:
-        return make(game, tie_break=tie_break)
-    return make(game)
+    takes = inspect.signature(make).parameters
+    given = {"tie_break": tie_break, **settings}
+    return make(game, **{k: v for k, v in given.items() if k in takes})

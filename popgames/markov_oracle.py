@@ -34,6 +34,8 @@ BENCHMARK_REFERENCES = ("greedy", "welfare")
 class MarkovOracle:
     """PPO oracle + simulation evaluator over a :class:`MarkovGame`."""
 
+    exact = False  # best-response values are estimates: exploitability is a lower bound
+
     def __init__(self, game: MarkovGame, seed: int = 0, device: str | None = None,
                  options: Mapping[str, Any] | None = None, n_jobs: int = 1):
         self.device = resolve_device(device)

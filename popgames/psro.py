@@ -99,19 +99,23 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
 def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, seed: int = 0,
          solver_options: Mapping[str, Any] | None = None, *, oracle: ExactOracle | None = None,
          state: PsroState | None = None, stop_exploitability: float | None = 1e-10,
-         tie_break: str = "tremble") -> Iterator[PsroRecord]:
+         tie_break: str = "tremble", device: str | None = None,
+         oracle_options: Mapping[str, Any] | None = None) -> Iterator[PsroRecord]:
     """Run (J)PSRO, yielding one :class:`PsroRecord` per iteration.
 
     Parameters
     ----------
     game
-        A loaded game (matrix or OpenSpiel) with an exact oracle.
+        A loaded game: matrix or OpenSpiel (exact oracle), or markov (PPO oracle,
+        simulated meta-game; its exploitability is the PPO best responses' gain, a
+        lower bound on NashConv).
     meta_solver, solver_options
         Registry name and its options (``ce``/``cce`` make it JPSRO).
     iterations
         Total iterations including any already in ``state``; ``None`` runs until stopped.
     seed
-        Root seed; exact oracles are deterministic and do not draw from it.
+        Root seed; exact oracles are deterministic and do not draw from it, learned
+        oracles derive every task's generator from it.
     state
         A state to continue from (a resumed run); a fresh one otherwise.
     stop_exploitability
@@ -124,8 +128,13 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         ``oracle`` is given): ``"tremble"`` (default), the limit of best responses to
         opponents trembling with vanishing probability, or ``"lowest"``, the lowest
         action index. See :mod:`popgames.exact_oracles`.
+    device, oracle_options
+        For learned oracles: torch device (``None``: ``cuda`` when present) and
+        options over the card's ``[oracle]`` table (see :class:`popgames.ppo_oracle.PpoConfig`).
     """
-    oracle = oracle or oracle_for(game, tie_break=tie_break)
+    oracle = oracle or oracle_for(game, tie_break=tie_break, seed=seed, device=device,
+                                  options=oracle_options)
+    exact = getattr(oracle, "exact", True)
     entry = registry.entry(meta_solver)
     options = dict(solver_options or {})
     registry.check_options(meta_solver, options)
@@ -136,12 +145,16 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
                 and state.history[-1]["exploitability"] <= stop_exploitability)
 
     while (iterations is None or state.iteration < iterations) and not converged():
-        sol = registry.solve(state.meta_game.payoffs, meta_solver, **options)
+        solve_options = dict(options)
+        if entry.concept == "rae" and state.meta_game.variances is not None:
+            solve_options.setdefault("entry_variances", state.meta_game.variances)
+        sol = registry.solve(state.meta_game.payoffs, meta_solver, **solve_options)
         new, gains = _best_responses(oracle, state, sol)
+        kind = {"ce": "ce_gap", "cce": "cce_gap"}.get(entry.concept, "nash_conv")
         metrics = {
             "iteration": state.iteration,
             "exploitability": float(gains.sum()),
-            "exploitability_kind": {"ce": "ce_gap", "cce": "cce_gap"}.get(entry.concept, "nash_conv"),
+            "exploitability_kind": kind if exact else f"approx_{kind}",
             "per_player": gains.tolist(),
             "population_size": [len(p) for p in state.population],
             "meta_strategy": ([m.tolist() for m in sol.marginals] if sol.marginals is not None
@@ -150,6 +163,9 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             "meta_gap": sol.gap,
             "meta_solver": sol.solver,
         }
+        if not exact:  # learned oracle: what it cost, and the game's own metrics
+            metrics["oracle"] = oracle.last_stats[-len([p for ps in new for p in ps]):]
+            metrics["game"] = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
         for i, policies in enumerate(new):
             # Every best response joins, even one already present (PSRO's definition; it is
             # what moves uniform / fictitious-play weights); CE responses that coincide
@@ -166,17 +182,29 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
 
 def state_arrays(state: PsroState, oracle: ExactOracle) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays and JSON state for a checkpoint."""
-    arrays = {f"population_{i}": oracle.to_array(i, pop) for i, pop in enumerate(state.population)}
+    arrays: dict[str, np.ndarray] = {}
+    for i, pop in enumerate(state.population):
+        if hasattr(oracle, "to_arrays"):  # policies that are several named arrays each
+            arrays.update(oracle.to_arrays(i, pop))
+        else:
+            arrays[f"population_{i}"] = oracle.to_array(i, pop)
     arrays["meta_game"] = state.meta_game.payoffs
+    if state.meta_game.variances is not None:
+        arrays["meta_game_variances"] = state.meta_game.variances
+        arrays["meta_game_counts"] = state.meta_game.counts
     meta = {"history": state.history, "elapsed": state.history[-1]["wall_time"] if state.history else 0.0}
     return arrays, meta
 
 
 def state_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any],
                       oracle: ExactOracle) -> PsroState:
-    population = [oracle.from_array(i, arrays[f"population_{i}"]) for i in range(oracle.n_players)]
-    return PsroState(population, EmpiricalGame(np.array(arrays["meta_game"])),
-                     list(meta["history"]), float(meta["elapsed"]))
+    population = [oracle.from_arrays(i, arrays) if hasattr(oracle, "from_arrays")
+                  else oracle.from_array(i, arrays[f"population_{i}"]) for i in range(oracle.n_players)]
+    sampled = "meta_game_variances" in arrays
+    meta_game = EmpiricalGame(np.array(arrays["meta_game"]),
+                              np.array(arrays["meta_game_variances"]) if sampled else None,
+                              np.array(arrays["meta_game_counts"]) if sampled else None)
+    return PsroState(population, meta_game, list(meta["history"]), float(meta["elapsed"]))
 
 
 class _CallableModule(types.ModuleType):

@@ -46,15 +46,28 @@ def _parser() -> argparse.ArgumentParser:
                         "(default; best also against opponents that tremble with vanishing "
                         "probability, so it plays well off the meta-strategy's path) or 'lowest' "
                         "(lowest action index, as OpenSpiel's TabularBestResponse)")
-    p.add_argument("--device", default="cpu", help="torch device for learned oracles: cpu or cuda[:N]")
+    p.add_argument("--oracle-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="learned-oracle (PPO) option over the card's [oracle] table, e.g. updates=40 "
+                        "or advantage_alignment=true (repeatable)")
+    p.add_argument("--device", default="auto",
+                   help="torch device for learned oracles: auto (cuda when present, else cpu), cpu "
+                        "or cuda[:N]; asking for cuda where there is none is an error")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
     return p
 
 
 def check_device(device: str) -> str:
-    """Validate a torch device name; asking for CUDA where there is none is an error."""
+    """Validate a torch device name; asking for CUDA where there is none is an error.
+
+    ``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu`` (torch is imported
+    only then, so matrix runs on ``cpu`` never load it).
+    """
     if device == "cpu":
         return device
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if not device.startswith("cuda"):
         raise PopgamesError(f"--device {device!r}: expected 'cpu' or 'cuda[:N]'")
     import torch  # only paid for when a GPU is asked for
@@ -76,6 +89,14 @@ def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
     options = {**dict(getattr(game, "solver_options", {}).get(meta_solver, {})),
                **dict(parse_option(o) for o in args.option)}
     registry.check_options(meta_solver, options)
+    oracle_options = {}
+    if type(game).__name__ == "MarkovGame":
+        from popgames.ppo_oracle import PpoConfig
+
+        oracle_options = {**game.oracle_options, **dict(parse_option(o) for o in args.oracle_option)}
+        PpoConfig.from_options(oracle_options, "--oracle-option")  # fail now, not mid-run
+    elif args.oracle_option:
+        raise PopgamesError(f"--oracle-option: {game.name} has an exact oracle, which takes no options")
     iterations = args.iterations if args.iterations is not None else card.get("iterations", 20)
     if iterations < 1:
         raise PopgamesError(f"--iterations {iterations}: must be at least 1")
@@ -83,7 +104,8 @@ def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
             "meta_solver": meta_solver, "solver_options": options, "iterations": int(iterations),
             "seed": args.seed if args.seed is not None else card.get("seed", 0),
             "tie_break": args.tie_break or card.get("tie_break", "tremble"),
-            "device": check_device(args.device), "popgames_version": popgames.__version__}
+            "device": check_device(args.device), "oracle": card.get("oracle", "exact"),
+            "oracle_options": oracle_options, "popgames_version": popgames.__version__}
 
 
 def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -104,6 +126,11 @@ def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.
     return merged
 
 
+def _oracle(game: Any, config: dict[str, Any]) -> Any:
+    return oracle_for(game, tie_break=config["tie_break"], seed=config["seed"],
+                      device=config["device"], options=config.get("oracle_options", {}))
+
+
 def psro_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     game = load_game(args.game)
@@ -118,14 +145,14 @@ def psro_main(argv: list[str] | None = None) -> int:
         if meta.get("card_sha256") != config["card_sha256"] or meta.get("meta_solver") != config["meta_solver"]:
             raise RunFolderError(f"{folder.checkpoint_path}: checkpoint belongs to another run "
                                  f"({meta.get('game_name')}, {meta.get('meta_solver')})")
-        oracle = oracle_for(game, tie_break=config["tie_break"])
+        oracle = _oracle(game, config)
         state = state_from_arrays(arrays, meta, oracle)
         folder.write_metrics(state.history)  # drop any line written after the checkpoint
         if config != saved:
             folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
     else:
         config = wanted
-        oracle = oracle_for(game, tie_break=config["tie_break"])
+        oracle = _oracle(game, config)
         folder.start(config)
     loop = psro(game, config["meta_solver"], config["iterations"], config["seed"],
                 config["solver_options"], oracle=oracle, state=state)
