@@ -27,7 +27,9 @@ from popgames.errors import PopgamesError  # noqa: E402
 from popgames.payoff_tensor import joint_marginals, outer  # noqa: E402
 from popgames.run_folder import RunFolder  # noqa: E402
 
-KIND_LABEL = {"nash_conv": "NashConv", "cce_gap": "CCE gap", "ce_gap": "CE gap"}
+KIND_LABEL = {"nash_conv": "NashConv", "cce_gap": "CCE gap", "ce_gap": "CE gap",
+              "approx_nash_conv": "NashConv (PPO estimate)", "approx_cce_gap": "CCE gap (PPO estimate)",
+              "approx_ce_gap": "CE gap (PPO estimate)"}
 SUPPORT = 1e-4   # meta-strategy weights below this are left out of tables
 
 
@@ -289,6 +291,14 @@ def write_report(run_dir: str | Path) -> Path:
         lines.append(f"| {r['iteration']} | {_fmt(r['exploitability'])} | "
                      f"{', '.join(_fmt(g) for g in r['per_player'])} | {r['population_size']} | "
                      f"{r['wall_time']:.2f} |")
+    if "game" in last:  # markov game: learned oracle, sampled meta-game
+        from popgames.analysis.markov_report import markov_sections
+
+        try:
+            arrays = RunFolder(run_dir).load_checkpoint()[0]
+        except PopgamesError:
+            arrays = None
+        lines += [""] + markov_sections(run_dir, config, records, arrays)
     path = run_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

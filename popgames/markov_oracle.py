@@ -145,7 +145,10 @@ class MarkovOracle:
                    for index, w in np.ndenumerate(joint) if w > 1e-12]
         returns, extra = self._mixture(entries, (iteration, 0))
         out = {"self_play_return": float(returns.mean())}
-        out.update({k: float(v.double().mean()) for k, v in extra.items()})
+        for key, values in extra.items():  # each metric with its standard error
+            values = values.double()
+            out[key] = float(values.mean())
+            out[f"{key}_se"] = float(values.std() / np.sqrt(values.numel()))
         marginals = [joint.sum(axis=tuple(q for q in range(joint.ndim) if q != i)) for i in range(joint.ndim)]
         for r, name in enumerate(BENCHMARK_REFERENCES):
             if name not in self.references:
