@@ -51,6 +51,7 @@ class MarkovOracle:
             raise GameCardError(game.source or game.name, "psro.initial",
                                 f"no reference policy '{initial}' (known: {', '.join(self.references)})")
         self.initial = initial
+        self.shared = self.config.share_parameters
         self.last_stats: list[dict[str, float]] = []
 
     # -- population -------------------------------------------------------------------
@@ -121,6 +122,24 @@ class MarkovOracle:
                                   name=f"ppo_p{player}_{len(population[player])}")
         self.last_stats.append({"player": player, **stats})
         return policy, self.value(policy, mix, position)
+
+    def shared_best_response(self, population: Sequence[Sequence[Any]],
+                             others: Sequence[np.ndarray]) -> tuple[MlpPolicy, list[float]]:
+        """One network trained in every seat at once (``share_parameters``): each
+        environment draws the learner's seat, then that seat's opponents. Returns it with
+        its estimated value in each seat."""
+        position = (self.n_players, len(population[0]))  # BR stream key distinct from per-seat ones
+        mix: dict[int, list] = {}
+        for seat in range(self.n_players):
+            mix.update(self._mix(population, seat, others[seat]))
+        generator = torch_generator(self.seed, BR_STREAM, *position, device=self.device)
+        with torch_threads(self.config.threads):
+            policy, stats = train(self.rules, mix, self.config, generator,
+                                  name=f"ppo_shared_{len(population[0])}")
+        self.last_stats.append({"player": -1, **stats})
+        values = [self.value(policy, {seat: mix[seat]}, (seat, len(population[seat])))
+                  for seat in range(self.n_players)]
+        return policy, values
 
     # -- per-iteration game metrics -------------------------------------------------------
     def _mixture(self, entries: list[tuple[float, int | None, list[Any]]], position: tuple[int, ...]

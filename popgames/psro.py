@@ -67,6 +67,15 @@ def initial_state(oracle: ExactOracle) -> PsroState:
     return PsroState(population, meta_game)
 
 
+def _others(sol: registry.Solution, i: int, n: int) -> np.ndarray:
+    """What player ``i`` best-responds to: the joint's marginal over the others (CCE) or
+    the product of the others' marginals."""
+    if sol.concept == "cce":
+        return sol.joint.sum(axis=i)
+    marginals = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
+    return outer([m for j, m in enumerate(marginals) if j != i]) if n > 1 else np.ones(())
+
+
 def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solution
                     ) -> tuple[list[list[Any]], np.ndarray]:
     """New policies per player and each player's gain (its part of the exploitability)."""
@@ -74,6 +83,13 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
     n = oracle.n_players
     new: list[list[Any]] = [[] for _ in range(n)]
     gains = np.zeros(n)
+    if getattr(oracle, "shared", False) and sol.concept != "ce":
+        # One network for every seat (parameter sharing): trained against each seat's
+        # opponents at once, it joins every player's population.
+        mixes = [_others(sol, i, n) for i in range(n)]
+        policy, values = oracle.shared_best_response(state.population, mixes)
+        gains = np.array([values[i] - float(sol.payoffs[i]) for i in range(n)])
+        return [[policy] for _ in range(n)], np.maximum(gains, 0.0)
     for i in range(n):
         if sol.concept == "ce":
             # One best response per recommended policy, against the others given the recommendation.
@@ -85,12 +101,7 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
                 gains[i] += weight * (value - float((np.take(meta[i], k, axis=i) * cond).sum()))
                 new[i].append(policy)
             continue
-        if sol.concept == "cce":
-            others = sol.joint.sum(axis=i)
-        else:
-            marginals = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
-            others = outer([m for j, m in enumerate(marginals) if j != i]) if n > 1 else np.ones(())
-        policy, value = oracle.best_response(state.population, i, others)
+        policy, value = oracle.best_response(state.population, i, _others(sol, i, n))
         gains[i] = value - float(sol.payoffs[i])
         new[i].append(policy)
     return new, np.maximum(gains, 0.0)
@@ -149,6 +160,7 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         if entry.concept == "rae" and state.meta_game.variances is not None:
             solve_options.setdefault("entry_variances", state.meta_game.variances)
         sol = registry.solve(state.meta_game.payoffs, meta_solver, **solve_options)
+        trained_before = len(getattr(oracle, "last_stats", []))
         new, gains = _best_responses(oracle, state, sol)
         kind = {"ce": "ce_gap", "cce": "cce_gap"}.get(entry.concept, "nash_conv")
         metrics = {
@@ -164,7 +176,7 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             "meta_solver": sol.solver,
         }
         if not exact:  # learned oracle: what it cost, and the game's own metrics
-            metrics["oracle"] = oracle.last_stats[-len([p for ps in new for p in ps]):]
+            metrics["oracle"] = oracle.last_stats[trained_before:]
             metrics["game"] = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
         for i, policies in enumerate(new):
             # Every best response joins, even one already present (PSRO's definition; it is

@@ -94,3 +94,12 @@ def test_bad_oracle_option_is_one_clear_line(tmp_path, capsys):
                                 "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "oracle.lr" in err[0]
+
+
+def test_parameter_sharing_adds_one_network_to_every_population(game):
+    records = list(popgames.psro(game, "nash", iterations=2, seed=0,
+                                 oracle_options={**TINY, "share_parameters": True}))
+    pop = records[-1].state.population
+    assert pop[0][1] is pop[1][1] and pop[0][2] is pop[1][2]
+    assert [s["player"] for s in records[-1].oracle] == [-1]
+    assert records[-1].oracle[0]["env_steps"] == TINY["updates"] * TINY["num_envs"] * game.rules.horizon
