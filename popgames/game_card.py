@@ -22,7 +22,7 @@ CARD_FILE = "game.toml"
 #: Known keys of a card's ``[psro]`` table and their types.
 PSRO_KEYS: dict[str, type | tuple[type, ...]] = {
     "meta_solver": str, "iterations": int, "seed": int, "oracle": str,
-    "initial": str,  # markov games: the reference policy that starts each population
+    "initial": (str, list),  # markov games: reference policies that seed each population
     "tie_break": str,  # exact oracles: "tremble" or "lowest"
 }
 

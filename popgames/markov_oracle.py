@@ -47,16 +47,21 @@ class MarkovOracle:
                                              game.source or game.name)
         self.references = self.game.reference_policies()
         initial = game.psro.get("initial", "uniform")
-        if initial not in self.references:
-            raise GameCardError(game.source or game.name, "psro.initial",
-                                f"no reference policy '{initial}' (known: {', '.join(self.references)})")
-        self.initial = initial
+        self.initial = [initial] if isinstance(initial, str) else list(initial)
+        for name in self.initial:
+            if name not in self.references:
+                raise GameCardError(game.source or game.name, "psro.initial",
+                                    f"no reference policy '{name}' (known: {', '.join(self.references)})")
         self.shared = self.config.share_parameters
         self.last_stats: list[dict[str, float]] = []
 
     # -- population -------------------------------------------------------------------
     def initial_policy(self, player: int) -> Any:
-        return self.references[self.initial]
+        return self.references[self.initial[0]]
+
+    def initial_policies(self, player: int) -> list[Any]:
+        """The card's ``[psro] initial`` reference policies: the population's seeds."""
+        return [self.references[name] for name in self.initial]
 
     def same_policy(self, a: Any, b: Any) -> bool:
         return a is b

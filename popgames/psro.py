@@ -61,9 +61,12 @@ class PsroRecord:
 
 
 def initial_state(oracle: ExactOracle) -> PsroState:
-    population = [[oracle.initial_policy(i)] for i in range(oracle.n_players)]
+    """Each player's seed policies (``initial_policies`` when the oracle has several, e.g.
+    a markov game's reference policies) and their meta-game."""
+    population = [list(oracle.initial_policies(i)) if hasattr(oracle, "initial_policies")
+                  else [oracle.initial_policy(i)] for i in range(oracle.n_players)]
     meta_game = EmpiricalGame.empty(oracle.n_players)
-    meta_game.grow([1] * oracle.n_players, lambda p: oracle.payoffs(population, p))
+    meta_game.grow([len(p) for p in population], lambda p: oracle.payoffs(population, p))
     return PsroState(population, meta_game)
 
 
@@ -133,7 +136,8 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         Stop after the first iteration whose exploitability is at most this: the
         meta-strategy is then an equilibrium of the full game, and further best
         responses would only add duplicates (which grow an N-player meta-game
-        geometrically). ``None`` never stops early.
+        geometrically). ``None`` never stops early. Ignored for learned oracles: a PPO
+        best response that gains nothing proves nothing.
     tie_break
         How the exact oracle picks among equally good best responses (ignored when
         ``oracle`` is given): ``"tremble"`` (default), the limit of best responses to
@@ -146,6 +150,8 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
     oracle = oracle or oracle_for(game, tie_break=tie_break, seed=seed, device=device,
                                   options=oracle_options)
     exact = getattr(oracle, "exact", True)
+    if not exact:
+        stop_exploitability = None
     entry = registry.entry(meta_solver)
     options = dict(solver_options or {})
     registry.check_options(meta_solver, options)

@@ -45,9 +45,11 @@ def test_records_carry_sampled_meta_game_and_game_metrics(game):
     records = list(popgames.psro(game, "nash", iterations=2, seed=1, oracle_options=TINY))
     last = records[-1]
     assert last.exploitability_kind == "approx_nash_conv"
-    assert last.population_size == [2, 2]
+    seeds = len(game.psro["initial"])  # the card seeds each population with references
+    assert last.population_size == [seeds + 1] * 2
+    assert [p.name for p in last.state.population[0][:seeds]] == game.psro["initial"]
     meta = last.state.meta_game
-    assert meta.payoffs.shape == (2, 3, 3) and meta.counts.min() == TINY["eval_episodes"]
+    assert meta.payoffs.shape == (2, seeds + 2, seeds + 2) and meta.counts.min() == TINY["eval_episodes"]
     assert (meta.standard_errors() > 0).all()
     assert {"split_efficiency", "vs_greedy", "greedy_extracts", "vs_welfare"} <= set(last.game)
     assert 0 < last.game["split_efficiency"] <= 1
@@ -100,6 +102,6 @@ def test_parameter_sharing_adds_one_network_to_every_population(game):
     records = list(popgames.psro(game, "nash", iterations=2, seed=0,
                                  oracle_options={**TINY, "share_parameters": True}))
     pop = records[-1].state.population
-    assert pop[0][1] is pop[1][1] and pop[0][2] is pop[1][2]
+    assert pop[0][-1] is pop[1][-1] and pop[0][-2] is pop[1][-2]
     assert [s["player"] for s in records[-1].oracle] == [-1]
     assert records[-1].oracle[0]["env_steps"] == TINY["updates"] * TINY["num_envs"] * game.rules.horizon
