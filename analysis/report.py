@@ -59,6 +59,22 @@ def read_final(run_dir: Path) -> tuple[np.ndarray | None, list[np.ndarray] | Non
     return arrays.get("meta_game"), pops or None
 
 
+def _stored_names(run_dir: Path, players: int) -> list[list[str]] | None:
+    """Policy names stored in a checkpoint as ``population_<i>.<k>.name`` byte arrays."""
+    try:
+        arrays, _ = RunFolder(run_dir).load_checkpoint()
+    except PopgamesError:
+        return None
+    out = []
+    for i in range(players):
+        names, k = [], 0
+        while f"population_{i}.{k}.name" in arrays:
+            names.append(bytes(arrays[f"population_{i}.{k}.name"].astype(np.uint8)).decode())
+            k += 1
+        out.append(names)
+    return out if all(out) else None
+
+
 def player_weights(record: dict[str, Any]) -> list[np.ndarray]:
     """Per-player meta-strategy weights of a record (marginals of a joint meta-strategy)."""
     strategy = record["meta_strategy"]
@@ -233,6 +249,9 @@ def write_report(run_dir: str | Path) -> Path:
         except (PopgamesError, OSError):
             actions = None
     origins = policy_origins(records, final_sizes, pops, actions)
+    named = _stored_names(run_dir, len(origins))
+    if named is not None:  # learned policies carry names: "tit_for_tat", "ppo_p0_4", ...
+        origins = [[f"{n} ({o})" for n, o in zip(ns, os_)] for ns, os_ in zip(named, origins)]
     _plot_exploitability(records, kind, run_dir / "exploitability.png")
     _plot_meta_strategy(records, players, run_dir / "meta_strategy.png")
     if meta is not None:
