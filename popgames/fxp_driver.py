@@ -5,8 +5,10 @@ Same run folder as PSRO (:mod:`popgames.run_folder`): ``config.toml``,
 iteration (policies as arrays through the learner, never pickled), ``--resume``
 giving the same metrics as an uninterrupted run, and ``report.md`` with plots.
 ``--option KEY=VALUE`` sets a loop option (``cross_play``, ``cross_weights``,
-``self_play``, ``symmetric``) or else a learner option (e.g. ``lr=2.0``); the card's
-``[fxp]`` table gives defaults.
+``self_play``, ``symmetric``) or else a learner option (e.g. ``lr=2.0``, or for ``ppo``
+any PPO option such as ``updates=20``); the card's ``[fxp]`` table gives defaults (a
+markov card's ``[oracle]`` table gives the PPO learner's). ``--device`` reaches the
+``ppo`` learner. The report is :func:`popgames.fxp_report.write_fxp_report`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from popgames.cli_common import parse_option
 from popgames.errors import PopgamesError
 from popgames.fxp import (LOOP_OPTIONS, check_card_table, check_loop_options, default_learner, fxp,
                           make_learner, state_arrays, state_from_arrays)
+from popgames.fxp_report import write_fxp_report  # noqa: F401  (also reached from here)
 from popgames.game_card import load_game
 from popgames.run_driver import check_device
 from popgames.run_folder import RunFolder, RunFolderError
@@ -38,14 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("game", help="game folder with a game.toml (e.g. games/fxp_team_game) or a built-in name")
     p.add_argument("--iterations", type=int,
                    help="total FXP iterations (default: the card's [fxp] value, else 30)")
-    p.add_argument("--learner", help="exact (matrix/OpenSpiel) or team_pg (team games); default by game kind")
+    p.add_argument("--learner", help="exact (matrix/OpenSpiel), team_pg (team games) or ppo (markov "
+                                     "games); default by game kind")
     p.add_argument("--meta-solver", help="solver of the main-history x counters meta-game (default nash)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help=f"loop option ({', '.join(LOOP_OPTIONS)}) or learner option (repeatable)")
     p.add_argument("--seed", type=int, help="root random seed (default: the card's, else 0)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<game>/fxp-<learner>-seed<S>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--device", default="cpu", help="torch device for learned oracles: cpu or cuda[:N]")
+    p.add_argument("--device", default="auto",
+                   help="torch device of the ppo learner: auto (cuda when present, else cpu), cpu or "
+                        "cuda[:N]; asking for cuda where there is none is an error")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
     return p
 
@@ -110,7 +116,8 @@ def fxp_main(argv: list[str] | None = None) -> int:
     folder = RunFolder(args.out)
     config = _check_resume(folder.read_config(), wanted, args) if args.resume else wanted
     # Everything is checked before the folder is touched: a bad option leaves nothing behind.
-    learner = make_learner(game, config["learner"], config["learner_options"])
+    learner = make_learner(game, config["learner"], config["learner_options"], seed=config["seed"],
+                           device=config.get("device", "cpu"))
     check_loop_options(learner, **config["loop_options"])
     state = None
     if args.resume:
@@ -144,96 +151,3 @@ def fxp_main(argv: list[str] | None = None) -> int:
     print(f"{game.name}: FXP, {len(history)} iterations, exploitability of the main "
           f"{'n/a' if last is None else f'{last:.4g}'} -> {folder.path}")
     return 0
-
-
-# -- report ------------------------------------------------------------------------------------
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.3e}" if abs(x) < 1e-3 and x != 0 else f"{x:.4f}"
-
-
-def _plots(records: list[dict[str, Any]], run_dir: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from popgames.analysis.report import player_weights
-
-    made = []
-    expl = [(r["iteration"], r["wall_time"], r["exploitability"]) for r in records
-            if r.get("exploitability") is not None]
-    if expl:
-        its, wall, values = zip(*expl)
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
-        for ax, x, label in ((axes[0], its, "iteration"), (axes[1], wall, "wall-clock time (s)")):
-            ax.semilogy(x, np.maximum(values, 1e-16), marker="o", ms=3)
-            ax.set_xlabel(label)
-            ax.set_ylabel("NashConv")
-            ax.grid(True, which="both", alpha=0.3)
-        fig.suptitle("NashConv of the current main policies in the full game")
-        fig.savefig(run_dir / "exploitability.png", dpi=120)
-        plt.close(fig)
-        made.append("exploitability.png")
-    weights = [player_weights(r) for r in records]
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), squeeze=False, constrained_layout=True)
-    its = np.array([r["iteration"] for r in records])
-    for p in range(2):
-        size = max(len(w[p]) for w in weights)
-        grid = np.zeros((size, len(records)))
-        for t, w in enumerate(weights):
-            grid[: len(w[p]), t] = w[p]
-        ax = axes[0, p]
-        ax.stackplot(its, grid, colors=plt.cm.viridis(np.linspace(0, 1, max(size, 2)))[:size])
-        ax.set_title(f"counters of seat {p}")
-        ax.set_xlabel("iteration")
-        ax.set_ylim(0, 1)
-    axes[0, 0].set_ylabel("meta-strategy weight")
-    fig.suptitle("Meta-strategy over the counter population (colour: counter index, dark = oldest)")
-    fig.savefig(run_dir / "meta_strategy.png", dpi=120)
-    plt.close(fig)
-    made.append("meta_strategy.png")
-    return made
-
-
-def write_fxp_report(run_dir: str | Path) -> Path:
-    """Write ``report.md`` and its plots for an FXP run folder, from its files alone."""
-    from popgames.analysis.report import read_run
-
-    run_dir = Path(run_dir)
-    config, records = read_run(run_dir)
-    plots = _plots(records, run_dir)
-    last = records[-1]
-    scored = [r for r in records if r.get("exploitability") is not None]
-    best = min(scored, key=lambda r: r["exploitability"]) if scored else None
-    lines = [
-        f"# FXP run: {config.get('game_name', '?')} with learner `{config.get('learner')}`", "",
-        f"Game card `{config.get('game')}` (sha256 {config.get('card_sha256')}), seed {config.get('seed')}, "
-        f"{len(records)} iterations, {last['wall_time']:.2f} s wall-clock, popgames "
-        f"{config.get('popgames_version')}. Loop options `{config.get('loop_options', {})}`, learner "
-        f"options `{config.get('learner_options', {})}`, meta-solver `{config.get('meta_solver')}`.", "",
-        "| | value |", "|---|---|",
-        f"| final NashConv of the main | {_fmt(last.get('exploitability'))} |",
-        f"| best NashConv (iteration) | {_fmt(best and best['exploitability'])} "
-        f"({best['iteration'] if best else '-'}) |",
-        f"| main vs main payoffs | {', '.join(_fmt(v) for v in last['main_payoffs'])} |",
-        f"| main versions / counters per seat | {last['main_versions']} / {last['population_size']} |",
-        f"| meta-solve gap (backend) | {_fmt(last['meta_gap'])} ({last['meta_solver']}) |",
-    ]
-    if "main_p1" in last:
-        lines.append(f"| final main, P(play 1) per agent | "
-                     f"{'; '.join(', '.join(f'{p:.4f}' for p in team) for team in last['main_p1'])} |")
-    lines += [""] + [f"![{name[:-4]}]({name})" for name in plots] + [
-        "", "## By iteration", "",
-        "| iteration | NashConv | per seat | counters | wall-clock (s) |", "|---|---|---|---|---|"]
-    step = max(1, len(records) // 25)
-    for r in records[::step] + ([last] if (len(records) - 1) % step else []):
-        gains = ", ".join(_fmt(g) for g in r["per_player"]) if r.get("per_player") else "n/a"
-        lines.append(f"| {r['iteration']} | {_fmt(r.get('exploitability'))} | {gains} | "
-                     f"{r['population_size']} | {r['wall_time']:.2f} |")
-    path = run_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path

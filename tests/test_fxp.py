@@ -133,7 +133,8 @@ def test_resume_from_state_arrays_matches(team):
     ({"cross_play": 1.5}, "cross_play"),
     ({"cross_weights": "best"}, "cross_weights"),
     ({"self_play": "all"}, "self_play"),
-    ({"learner": "ppo"}, "unknown FXP learner"),
+    ({"learner": "sarsa"}, "unknown FXP learner"),
+    ({"learner": "ppo"}, "needs a markov game"),
     ({"learner_options": {"lr": 1.0}}, "unknown exact learner option"),
 ])
 def test_bad_options_raise(kwargs, needle):
@@ -183,6 +184,17 @@ def test_run_folder_contents(uninterrupted):
     assert records[-1]["exploitability"] < 1e-6 < records[0]["exploitability"]
     report = (uninterrupted / "report.md").read_text()
     assert "FXP run: fxp_team_game" in report and "NashConv" in report
+
+
+def test_report_command_rebuilds_the_fxp_report(uninterrupted, capsys):
+    """`python -m popgames.report RUN_DIR` dispatches on the config's algorithm to FXP's report."""
+    from popgames.report import main as report_main
+
+    before = (uninterrupted / "report.md").read_text()
+    (uninterrupted / "report.md").unlink()
+    assert report_main([str(uninterrupted)]) == 0
+    assert (uninterrupted / "report.md").read_text() == before  # from the folder's files alone
+    assert capsys.readouterr().out.strip().endswith("report.md")
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(uninterrupted, tmp_path):
