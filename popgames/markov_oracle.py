@@ -37,12 +37,12 @@ class MarkovOracle:
     exact = False  # best-response values are estimates: exploitability is a lower bound
 
     def __init__(self, game: MarkovGame, seed: int = 0, device: str | None = None,
-                 options: Mapping[str, Any] | None = None, n_jobs: int = 1):
+                 options: Mapping[str, Any] | None = None):
         self.device = resolve_device(device)
         self.game = game.on_device(self.device) if self.device.type != "cpu" else game
         self.rules = self.game.rules
         self.n_players = self.rules.n_players
-        self.seed, self.n_jobs = int(seed), int(n_jobs)
+        self.seed = int(seed)
         self.config = PpoConfig.from_options({**game.oracle_options, **dict(options or {})},
                                              game.source or game.name)
         self.references = self.game.reference_policies()
@@ -89,7 +89,7 @@ class MarkovOracle:
                            self.config.eval_episodes, self.seed, (EVAL_STREAM, *profile),
                            str(self.device)) for profile in profiles]
         with torch_threads(self.config.threads):
-            results = run_entries(tasks, self.n_jobs)
+            results = run_entries(tasks, self.config.eval_jobs)
         return (np.stack([r["mean"] for r in results]), np.stack([r["var"] for r in results]),
                 np.array([r["count"] for r in results], np.float64))
 

@@ -55,6 +55,7 @@ class PpoConfig:
     advantage_alignment: bool = False
     alignment_beta: float = 1.0
     eval_episodes: int = 2048
+    eval_jobs: int = 1  # joblib workers for meta-game entries (plain-data tasks)
     threads: int = 1  # torch intra-op threads: small batched ops run faster on one
 
     @classmethod

@@ -55,3 +55,16 @@ def test_iteration_metrics_against_references(oracle):
     # A greedy opponent against an honest conceder: it wins every coin when it has the high
     # hand and half of them otherwise, so it extracts more than the welfare policy keeps.
     assert out["greedy_extracts"] > out["vs_greedy"]
+
+
+def test_entry_tasks_give_the_same_numbers_in_worker_processes():
+    # Entries are plain-data tasks: run by joblib workers they must give exactly the
+    # numbers the in-process path gives (same card, policies as arrays, same seed).
+    game = popgames.load_game("games/trust_split")
+    serial = MarkovOracle(game, seed=3, options={"eval_episodes": 32})
+    parallel = MarkovOracle(game, seed=3, options={"eval_episodes": 32, "eval_jobs": 2})
+    refs = serial.references
+    pop = [[refs["greedy"], refs["tit_for_tat"]], [refs["welfare"], refs["uniform"]]]
+    profiles = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for a, b in zip(serial.payoffs(pop, profiles), parallel.payoffs(pop, profiles)):
+        assert np.array_equal(a, b)
