@@ -82,11 +82,13 @@ def _plot(records: list[dict], baselines: dict[str, dict[str, float]], path: Pat
     return [main] if main else []
 
 
-def _equilibria(meta: np.ndarray, variances: np.ndarray | None) -> list[str]:
+def _equilibria(meta: np.ndarray, variances: np.ndarray | None, config: dict[str, Any]) -> list[str]:
     from popgames.solvers import registry
 
+    nash_options = dict(config.get("solver_options") or {}) if config.get("meta_solver") == "nash" else {}
+    nash_label = "Nash" + (f" ({', '.join(f'{k}={v}' for k, v in nash_options.items())})" if nash_options else "")
     lines = ["| solution | player | support (policy: weight) | payoff | verified gap |", "|---|---|---|---|---|"]
-    for label, name, options in (("Nash", "nash", {}),
+    for label, name, options in ((nash_label, "nash", nash_options),
                                  ("risk-averse (entry variances as risk)", "rae",
                                   {"entry_variances": variances} if variances is not None else {})):
         try:
@@ -132,6 +134,14 @@ def markov_sections(run_dir: Path, config: dict[str, Any], records: list[dict],
         lines += [f"Final {key.replace('_', ' ')}: **{last[key]:.3f} ± {ci:.3f}** "
                   f"(greedy self-play {greedy if greedy is None else f'{greedy:.3f}'}, "
                   f"welfare self-play {welfare if welfare is None else f'{welfare:.3f}'}).{verdict}", ""]
+    short = [(r["iteration"], p, g) for r in records for p, g in enumerate(r.get("best_response_gain", []))
+             if g < 0]
+    if short:
+        worst = min(short, key=lambda x: x[2])
+        lines += [f"The PPO best response fell short of the meta-strategy's own payoff in {len(short)} "
+                  f"case(s) (worst: player {worst[1]} at iteration {worst[0]}, by {-worst[2]:.1f}): "
+                  "there the oracle is too weak to say how exploitable the meta-strategy is, and the "
+                  "exploitability column (negative gains counted as zero) is only a lower bound.", ""]
     cols = [k for k in ("split_efficiency", "claim_when_winning", "claim_when_losing", "vs_greedy",
                         "greedy_extracts", "vs_welfare", "welfare_extracts") if k in last]
     lines += ["| iteration | exploitability (PPO) | " + " | ".join(c.replace("_", " ") for c in cols)
@@ -159,5 +169,5 @@ def markov_sections(run_dir: Path, config: dict[str, Any], records: list[dict],
                     for j in range(k1)) + " |")
             lines.append("")
         lines += ["## Equilibria of the final meta-game", ""] + _equilibria(
-            meta, None if variances is None else np.asarray(variances)) + [""]
+            meta, None if variances is None else np.asarray(variances), config) + [""]
     return lines

@@ -81,7 +81,11 @@ def _others(sol: registry.Solution, i: int, n: int) -> np.ndarray:
 
 def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solution
                     ) -> tuple[list[list[Any]], np.ndarray]:
-    """New policies per player and each player's gain (its part of the exploitability)."""
+    """New policies per player and each player's gain (its part of the exploitability).
+
+    Gains are returned as computed: an exact best response's is never below zero (up to
+    round-off), a learned one's is when it falls short of the meta-strategy itself.
+    """
     meta = state.meta_game.payoffs
     n = oracle.n_players
     new: list[list[Any]] = [[] for _ in range(n)]
@@ -92,7 +96,7 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
         mixes = [_others(sol, i, n) for i in range(n)]
         policy, values = oracle.shared_best_response(state.population, mixes)
         gains = np.array([values[i] - float(sol.payoffs[i]) for i in range(n)])
-        return [[policy] for _ in range(n)], np.maximum(gains, 0.0)
+        return [[policy] for _ in range(n)], gains
     for i in range(n):
         if sol.concept == "ce":
             # One best response per recommended policy, against the others given the recommendation.
@@ -107,7 +111,7 @@ def _best_responses(oracle: ExactOracle, state: PsroState, sol: registry.Solutio
         policy, value = oracle.best_response(state.population, i, _others(sol, i, n))
         gains[i] = value - float(sol.payoffs[i])
         new[i].append(policy)
-    return new, np.maximum(gains, 0.0)
+    return new, gains
 
 
 def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, seed: int = 0,
@@ -167,7 +171,8 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             solve_options.setdefault("entry_variances", state.meta_game.variances)
         sol = registry.solve(state.meta_game.payoffs, meta_solver, **solve_options)
         trained_before = len(getattr(oracle, "last_stats", []))
-        new, gains = _best_responses(oracle, state, sol)
+        new, raw_gains = _best_responses(oracle, state, sol)
+        gains = np.maximum(raw_gains, 0.0)
         kind = {"ce": "ce_gap", "cce": "cce_gap"}.get(entry.concept, "nash_conv")
         metrics = {
             "iteration": state.iteration,
@@ -181,7 +186,8 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             "meta_gap": sol.gap,
             "meta_solver": sol.solver,
         }
-        if not exact:  # learned oracle: what it cost, and the game's own metrics
+        if not exact:  # learned oracle: its raw gains, what it cost, and the game's own metrics
+            metrics["best_response_gain"] = raw_gains.tolist()
             metrics["oracle"] = oracle.last_stats[trained_before:]
             metrics["game"] = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
         for i, policies in enumerate(new):
