@@ -229,12 +229,12 @@ def _emulated(name: str, iterations: int) -> dict[str, Any]:
         return _ours(name, {}, iterations, "bench_psro_v2_lp", oracle=_AggregatorOracle)
 
 
-def _psro_case(name: str, iterations: int) -> list[dict]:
+def _psro_case(name: str, iterations: int, options: dict | None = None) -> list[dict]:
     meta_solver = _nash_solver()
     print(f"\n## {name}: exact PSRO, {iterations} iterations, Nash meta-solver "
-          f"(ours: '{meta_solver}'), NashConv (sum over players)")
-    ours = _ours(name, {}, iterations, meta_solver)
-    lowest = _ours(name, {}, iterations, meta_solver, tie_break="lowest")
+          f"(ours: '{meta_solver}', options {options or {}}), NashConv (sum over players)")
+    ours = _ours(name, {}, iterations, meta_solver, options)
+    lowest = _ours(name, {}, iterations, meta_solver, options, tie_break="lowest")
     emulated = _emulated(name, iterations)
     peer = _peer_psro(name, iterations)
     print(f"{'it':>3} {'pop':>4} {'ours NashConv':>14} {'peer NashConv':>14} {'ours-peer':>10} "
@@ -375,14 +375,19 @@ def _row(case: str, ours: float, peer: str, peer_s: float, note: str = "") -> di
 CASES = ("kuhn", "leduc", "kuhn3p_jpsro", "leduc_jpsro")
 
 
-def run(quick: bool = False, only: list[str] | None = None) -> list[dict]:
-    """Rows ``{"case", "ours_s", "peer", "peer_s", "ratio", "note"}`` (ratio = peer / ours)."""
+def run(quick: bool = False, only: list[str] | None = None,
+        nash_options: dict | None = None) -> list[dict]:
+    """Rows ``{"case", "ours_s", "peer", "peer_s", "ratio", "note"}`` (ratio = peer / ours).
+
+    ``nash_options`` go to our Nash meta-solver in the PSRO cases (e.g. ``{"select":
+    "max_entropy"}``).
+    """
     cases = only or (["kuhn"] if quick else list(CASES))
     rows: list[dict] = []
     if "kuhn" in cases:
-        rows += _psro_case("kuhn_poker", 10 if quick else 30)
+        rows += _psro_case("kuhn_poker", 10 if quick else 30, nash_options)
     if "leduc" in cases:
-        rows += _psro_case("leduc_poker", 10 if quick else 30)
+        rows += _psro_case("leduc_poker", 10 if quick else 30, nash_options)
     if "kuhn3p_jpsro" in cases:
         rows += _jpsro_case(peer_too=not quick)
     if "leduc_jpsro" in cases:
@@ -395,9 +400,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="kuhn only, 10 iterations")
     parser.add_argument("--only", choices=CASES, action="append", help="run only these cases")
+    parser.add_argument("--select", choices=("vertex", "max_entropy"), default=None,
+                        help="equilibrium selection of our Nash meta-solver in the PSRO cases "
+                             "(solver option 'select'; default: the solver's own default)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rows = run(quick=args.quick, only=args.only)
+    rows = run(quick=args.quick, only=args.only,
+               nash_options={"select": args.select} if args.select else None)
     print("\n| case | ours (s) | peer | peer (s) | peer/ours | note |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {r['ours_s']:.4g} | {r['peer']} | {r['peer_s']:.4g} | "

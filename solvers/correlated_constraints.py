@@ -206,19 +206,36 @@ def face(rows: GainRows, bound: float) -> tuple[np.ndarray, np.ndarray]:
     """
     G = sp.csr_matrix(rows.matrix)
     m, n = G.shape
-    highs = _highs()
-    # Columns: z (n), s = sum(z), u (n) <= z, v (m) <= slack = bound * s - G z.
-    highs.addVars(2 * n + 1 + m, np.zeros(2 * n + 1 + m),
-                  np.r_[np.full(n + 1, np.inf), np.ones(n + m)])
-    highs.changeColsCost(n + m, np.arange(n + 1, 2 * n + 1 + m, dtype=np.int32), -np.ones(n + m))
     eye_n, eye_m = sp.identity(n, format="csr"), sp.identity(m, format="csr")
     body = sp.bmat([[sp.csr_matrix(np.ones((1, n))), sp.csr_matrix([[-1.0]]), None, None],
                     [-eye_n, None, eye_n, None],
                     [G, sp.csr_matrix(np.full((m, 1), -bound)), None, eye_m]], format="csr")
-    highs.addRows(n + m + 1, np.r_[0.0, np.full(n + m, -np.inf)], np.zeros(n + m + 1), body.nnz,
-                  body.indptr[:-1].astype(np.int32), body.indices.astype(np.int32), body.data)
-    sol = _run(highs)
-    return sol[n + 1:2 * n + 1] > 0.5, sol[2 * n + 1:] <= 0.5
+    failures = []
+    # The LP is bounded (its objective lies in [-(n + m), 0]) but degenerate: z and s are
+    # zero-cost rays, and z is scaled up to 1 / (the smallest positive probability a face
+    # profile can have), 2.6e5 on leduc JPSRO meta-games. At FEASIBILITY (1e-10) HiGHS's
+    # dual simplex then stops with status Unbounded / Unknown on 16 of 210 leduc and kuhn
+    # JPSRO meta-games; at its default 1e-7 it solved all of them, with the same masks
+    # wherever the tighter setting succeeded (the masks threshold u and v at 1/2).
+    for tolerance in (1e-7, FEASIBILITY):
+        highs = _highs()
+        for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
+            highs.setOptionValue(option, tolerance)
+        # Columns: z (n), s = sum(z), u (n) <= z, v (m) <= slack = bound * s - G z.
+        highs.addVars(2 * n + 1 + m, np.zeros(2 * n + 1 + m),
+                      np.r_[np.full(n + 1, np.inf), np.ones(n + m)])
+        highs.changeColsCost(n + m, np.arange(n + 1, 2 * n + 1 + m, dtype=np.int32),
+                             -np.ones(n + m))
+        highs.addRows(n + m + 1, np.r_[0.0, np.full(n + m, -np.inf)], np.zeros(n + m + 1),
+                      body.nnz, body.indptr[:-1].astype(np.int32), body.indices.astype(np.int32),
+                      body.data)
+        try:
+            sol = _run(highs)
+        except SolverError as exc:
+            failures.append(f"feasibility tolerance {tolerance:g}: {exc.cause}")
+            continue
+        return sol[n + 1:2 * n + 1] > 0.5, sol[2 * n + 1:] <= 0.5
+    raise SolverError("face", "; ".join(failures))
 
 
 def dual_newton(rows: GainRows, bound: float, objective: str, *, tol: float = 1e-11,

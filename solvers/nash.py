@@ -39,11 +39,18 @@ def _lemke_howson_applies(payoffs: np.ndarray, options: Mapping[str, Any]) -> st
         return f"{payoffs.shape[0]} players"
     if options.get("objective") not in (None, "feasibility"):
         return f"objective {options['objective']!r} needs equilibrium selection"
+    return _select_unsupported(options)
+
+
+def _select_unsupported(options: Mapping[str, Any]) -> str | None:
+    # `select` chooses among a zero-sum game's equilibria; other backends cannot honour it.
+    if options.get("select", "vertex") != "vertex":
+        return f"select={options['select']!r} is only for 2-player zero-sum games"
     return None
 
 
 def _two_players(payoffs: np.ndarray, options: Mapping[str, Any]) -> str | None:
-    return None if payoffs.shape[0] == 2 else f"{payoffs.shape[0]} players"
+    return f"{payoffs.shape[0]} players" if payoffs.shape[0] != 2 else _select_unsupported(options)
 
 
 def _many_players(payoffs: np.ndarray, options: Mapping[str, Any]) -> str | None:

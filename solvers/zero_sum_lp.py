@@ -13,6 +13,17 @@ The LP is handed to HiGHS through :mod:`highspy` as column-wise arrays, one
 solver instance per thread kept across calls: building the model through a
 modelling layer costs 15-20 ms per call, which dominates PSRO loops that solve
 small meta-games thousands of times; the direct route costs well under 1 ms at 10x10.
+
+When a game has many equilibria, the simplex returns a vertex of each player's set of
+optimal strategies -- an arbitrary one, which depends on the order of the actions.
+``select="max_entropy"`` returns instead each player's maximum-entropy optimal strategy
+(unique, permutation-equivariant, and in the relative interior of the set: it plays
+every action some optimal strategy plays), the selection Balduzzi et al. (2018,
+"Re-evaluating evaluation", Nash averaging) use for zero-sum meta-games. It is found
+on the optimal face: an interior-point LP gives each player's largest optimal support
+(Goldman & Tucker 1956: its strictly complementary solution), the entropy is maximised
+there with Clarabel's exponential cones, and the answer is projected onto the face's
+affine hull so that it is an equilibrium to round-off (~1e-15), not to Clarabel's 1e-8.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from typing import Any, Mapping
 import highspy
 import numpy as np
 
-from popgames.errors import SolverError
+from popgames.errors import GameCardError, SolverError
 from popgames.solvers.registry import Candidate, register
 
 _LOCAL = threading.local()
@@ -87,26 +98,41 @@ def _to_simplex(x: np.ndarray) -> np.ndarray:
     return x / x.sum()
 
 
-def zero_sum_lp(payoffs: np.ndarray) -> Candidate:
+SELECTIONS = ("vertex", "max_entropy")
+
+
+def zero_sum_lp(payoffs: np.ndarray, *, select: str = "vertex") -> Candidate:
     """Maximin strategies of a 2-player constant-sum game from one LP and its duals.
 
     Parameters
     ----------
     payoffs
         Tensor ``[2, m, n]`` with ``payoffs[0] + payoffs[1]`` constant.
+    select
+        Which equilibrium when there are many: ``"vertex"`` (default), the simplex
+        method's; ``"max_entropy"``, each player's maximum-entropy optimal strategy.
 
     Returns
     -------
     Candidate
         ``marginals = [x, y]``: the row player's maximin and the column player's
         minimax strategy (a Nash equilibrium). ``info`` has ``value`` (row player's
-        game value), ``values`` (both players'), ``status`` and ``iterations``.
+        game value), ``values`` (both players'), ``status``, ``iterations`` and, for
+        ``max_entropy``, ``supports`` (sizes of the optimal supports), ``entropy`` and
+        ``supports_from`` (which step found them).
 
     Raises
     ------
     SolverError
-        If the game is not 2-player constant-sum, or HiGHS does not report an optimum.
+        If the game is not 2-player constant-sum or HiGHS does not report an optimum.
+        (If no maximum-entropy pair passes its checks, which takes near-ties below ~1e-9
+        of the payoff range, the simplex pair is returned and ``info["failed"]`` says why.)
+    GameCardError
+        If ``select`` is not one of :data:`SELECTIONS`.
     """
+    if select not in SELECTIONS:
+        raise GameCardError("<call>", "select",
+                            f"unknown selection {select!r} (accepted: {', '.join(SELECTIONS)})")
     reason = constant_sum_applies(payoffs, {})
     if reason is not None:
         raise SolverError("zero_sum_lp", reason)
@@ -125,10 +151,16 @@ def zero_sum_lp(payoffs: np.ndarray) -> Candidate:
     y = _to_simplex(np.asarray(solution.row_dual[:n]))
     value = -solver.getInfo().objective_function_value + float(matrix.min()) - 1.0
     constant = float(payoffs[0, 0, 0] + payoffs[1, 0, 0])
-    return Candidate(marginals=[x, y],
-                     info={"value": value, "values": [value, constant - value],
-                           "status": "optimal",
-                           "iterations": int(solver.getInfo().simplex_iteration_count)})
+    info: dict[str, Any] = {"value": value, "values": [value, constant - value],
+                            "status": "optimal",
+                            "iterations": int(solver.getInfo().simplex_iteration_count)}
+    if select == "max_entropy":
+        from popgames.solvers.zero_sum_select import max_entropy_equilibrium
+
+        x, y, extra = max_entropy_equilibrium(matrix, (x, y))
+        # The selected pair's value is exact; HiGHS's is within its 1e-7 tolerance.
+        info.update(extra, values=[extra["value"], constant - extra["value"]])
+    return Candidate(marginals=[x, y], info=info)
 
 
 register("zero_sum_lp", "highs_lp", zero_sum_lp, concept="nash", exact=True,

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 import popgames.solvers as solvers
 import popgames.solvers.correlated as correlated
+import popgames.solvers.correlated_constraints as constraints_module
 from popgames.analysis.exploitability import cce_gaps, ce_gaps
 from popgames.errors import PopgamesError, SolverError
 from popgames.payoff_tensor import outer
+from popgames.solvers.correlated_constraints import cce_rows, face
 from popgames.solvers.correlated import (coarse_correlated_equilibrium,
                                          coarse_correlated_equilibrium_cvxpy,
                                          correlated_equilibrium, correlated_equilibrium_cvxpy)
@@ -305,3 +307,127 @@ def test_falls_back_to_cvxpy_when_direct_backend_fails(monkeypatch):
     assert sol.solver == "ce/cvxpy"
     assert sol.info["objective_value"] == pytest.approx(10.5, abs=1e-6)
     assert "simulated failure" in sol.info["fallbacks"][0][1]
+
+
+# ------------------------------------------- flat polytopes: zero-sum max-Gini on the face
+
+def _zero_sum_meta_game(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A zero-sum game with duplicated rows / columns (as PSRO populations repeat policies)."""
+    base = rng.integers(-4, 5, size=(size, size)).astype(float) / 4
+    matrix = base[rng.integers(0, size, size + 3)][:, rng.integers(0, size, size + 3)]
+    return np.stack([matrix, -matrix])
+
+
+def _reference_gini(payoffs: np.ndarray) -> np.ndarray:
+    """Independent max-Gini CCE: the loop-built cvxpy model on Clarabel at 1e-12."""
+    flat, constraints = _reference_model(payoffs, "cce")
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(flat)), constraints)
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    return np.asarray(flat.value)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_sum_max_gini_cce_is_solved_on_the_face_exactly(seed):
+    # Every CCE of a 2-player zero-sum game leaves rows tight (see correlated._direct), so
+    # dual Newton is skipped: Clarabel on the face, then the active-set polish.
+    payoffs = _zero_sum_meta_game(np.random.default_rng(seed), 6 + seed)
+    sol = solvers.solve(payoffs, "cce", objective="max_gini")
+    assert sol.info["method"] == "clarabel" and "failed" not in sol.info
+    assert sol.info["polished"] and sol.info["equalities"] > 0
+    assert sol.gap <= 1e-12
+    ours, ref = sol.joint.ravel(), _reference_gini(payoffs)
+    assert ours @ ours <= ref @ ref + 1e-12        # at least as good as a 1e-12 interior point
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+    # A constant shift of one player keeps the game constant-sum, and the answer.
+    shifted = solvers.solve(payoffs + np.array([3.0, 0.0])[:, None, None], "cce",
+                            objective="max_gini")
+    assert shifted.info["method"] == "clarabel"
+    np.testing.assert_allclose(shifted.joint, sol.joint, atol=1e-10)
+
+
+def test_polish_rejects_a_wrong_active_set():
+    payoffs = _zero_sum_meta_game(np.random.default_rng(9), 5)
+    rows = cce_rows(payoffs)
+    x, info = correlated.interior_point(rows, 0.0, "max_gini")
+    assert info["polished"]
+    tight = rows.matrix @ x >= -1e-12
+    plays = x > 0
+    again = correlated.polish_gini(rows, 0.0, x, plays, tight)
+    np.testing.assert_allclose(again, x, atol=1e-14)   # the right guess is a fixed point
+    # Forcing a slack row tight moves the least-norm point: infeasible or worse, rejected.
+    slack_row = int(np.argmin(rows.matrix @ x))
+    assert not tight[slack_row]
+    forced = tight.copy()
+    forced[slack_row] = True
+    assert correlated.polish_gini(rows, 0.0, x, plays, forced) is None
+    # Dropping a played profile leaves a worse point: rejected too.
+    fewer = plays.copy()
+    fewer[np.flatnonzero(plays)[0]] = False
+    assert correlated.polish_gini(rows, 0.0, x, fewer, tight) is None
+
+
+def test_face_retries_with_the_tight_tolerance(monkeypatch):
+    # HiGHS reported this bounded LP unbounded on some leduc meta-games: a failed first
+    # try must fall through to the second tolerance, with the same masks.
+    payoffs = _zero_sum_meta_game(np.random.default_rng(4), 6)
+    rows = cce_rows(payoffs)
+    expected = face(rows, 0.0)
+    real_run, calls = constraints_module._run, []
+
+    def flaky(highs):
+        calls.append(highs.getOptionValue("dual_feasibility_tolerance")[1])
+        if len(calls) == 1:
+            raise SolverError("highs", "HiGHS status: Unbounded")
+        return real_run(highs)
+
+    monkeypatch.setattr(constraints_module, "_run", flaky)
+    support, equality = face(rows, 0.0)
+    assert calls == [1e-7, 1e-10]
+    np.testing.assert_array_equal(support, expected[0])
+    np.testing.assert_array_equal(equality, expected[1])
+    monkeypatch.setattr(constraints_module, "_run", lambda h: (_ for _ in ()).throw(
+        SolverError("highs", "HiGHS status: Unknown")))
+    with pytest.raises(SolverError, match="1e-07: HiGHS status: Unknown; .*1e-10: HiGHS"):
+        face(rows, 0.0)
+
+
+def test_max_gini_without_the_face_lp_matches(monkeypatch):
+    # If the face LP fails, max-Gini runs on the whole polytope (slower, same point).
+    payoffs = _zero_sum_meta_game(np.random.default_rng(6), 5)
+    with_face = solvers.solve(payoffs, "cce", objective="max_gini")
+
+    def no_face(rows, bound):
+        raise SolverError("face", "simulated failure")
+
+    monkeypatch.setattr(correlated, "face", no_face)
+    without = solvers.solve(payoffs, "cce", objective="max_gini")
+    assert without.info["method"] == "clarabel" and without.info["equalities"] == 0
+    assert without.info["face"] == "none (the face LP failed)"
+    np.testing.assert_allclose(without.joint, with_face.joint, atol=1e-9)
+    with pytest.raises(SolverError):  # entropy needs the face: no silent fallback there
+        correlated.interior_point(cce_rows(payoffs), 0.0, "max_entropy")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_zero_sum_cce_face_matches_the_face_lp(seed):
+    # The face read off the zero-sum LP's optimal supports equals the face LP's answer.
+    rng = np.random.default_rng(seed)
+    matrix = rng.integers(-3, 4, size=(5 + seed, 4 + seed)).astype(float) / 3
+    for payoffs in (np.stack([matrix, -matrix]), np.stack([matrix, 2.0 - matrix])):
+        known = correlated.zero_sum_cce_face(payoffs)
+        if known is None:  # the simplex pair was not strictly complementary
+            continue
+        support, equality = face(cce_rows(payoffs), 0.0)
+        np.testing.assert_array_equal(known[0], support)
+        np.testing.assert_array_equal(known[1], equality)
+        sol = solvers.solve(payoffs, "cce", objective="max_gini")
+        assert sol.info["face"] == "zero-sum supports" and sol.info["polished"]
+        np.testing.assert_allclose(sol.joint.ravel(), _reference_gini(payoffs), atol=1e-5)
+    # Real-valued games have a unique, strictly complementary equilibrium: always known.
+    payoffs = np.stack([rng.normal(size=(6, 7)), np.zeros((6, 7))])
+    payoffs[1] = -payoffs[0]
+    assert correlated.zero_sum_cce_face(payoffs) is not None
+    # Not constant-sum, or a CE, or epsilon != 0: the LP finds the face.
+    assert correlated.zero_sum_cce_face(np.stack([matrix, matrix])) is None
+    ce = solvers.solve(payoffs, "ce", objective="max_gini")
+    assert ce.info.get("face") != "zero-sum supports"

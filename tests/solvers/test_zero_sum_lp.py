@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import popgames
-from popgames.solvers import solve, zero_sum_lp as zs
+from popgames.solvers import solve, zero_sum_lp as zs, zero_sum_select as zss
 from popgames.solvers.zero_sum_lp import constant_sum_applies, zero_sum_lp
 from game_strategies import on_simplex, payoff_tensors, random_game
 
@@ -153,3 +153,237 @@ def test_highs_status_is_reported(monkeypatch):
     monkeypatch.setattr(zs, "_highs", lambda: limited)
     with pytest.raises(popgames.SolverError, match="HiGHS model status: Iteration limit"):
         zero_sum_lp(zero_sum([[-2, 3], [3, -4]]))
+
+
+# --- max-entropy selection (select="max_entropy") ----------------------------------------------
+
+ME = 1e-9  # regret tolerance of the selection: it is an equilibrium to round-off
+
+
+def entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+@st.composite
+def degenerate_constant_sum_games(draw) -> np.ndarray:
+    """Constant-sum games with many equilibria: small integers, duplicated rows and columns."""
+    matrix = draw(payoff_tensors(n_players=(2, 2), actions=(1, 5), integer=True))[0]
+    rows = draw(st.lists(st.integers(0, matrix.shape[0] - 1), min_size=1, max_size=7))
+    cols = draw(st.lists(st.integers(0, matrix.shape[1] - 1), min_size=1, max_size=7))
+    return zero_sum(matrix[rows][:, cols], draw(st.sampled_from([0.0, 3.0])))
+
+
+def regrets(payoffs: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    return float((payoffs[0] @ y).max() - (x @ payoffs[0]).min())
+
+
+@settings(max_examples=60, deadline=None)
+@given(degenerate_constant_sum_games() | constant_sum_games())
+def test_max_entropy_is_an_equilibrium_with_at_least_the_vertex_entropy(payoffs):
+    vertex = zero_sum_lp(payoffs)
+    chosen = zero_sum_lp(payoffs, select="max_entropy")
+    x, y = chosen.marginals
+    assert on_simplex(x, atol=1e-12) and on_simplex(y, atol=1e-12)
+    scale = max(1.0, float(np.ptp(payoffs)))
+    # As exact as the simplex pair (HiGHS's 1e-7 tolerances leave ~1e-10 on near-ties).
+    assert regrets(payoffs, x, y) <= max(ME * scale, 2 * regrets(payoffs, *vertex.marginals))
+    assert chosen.info["value"] == pytest.approx(vertex.info["value"], abs=1e-6 * scale)
+    assert chosen.info["value"] == pytest.approx(float(x @ payoffs[0] @ y), abs=ME * scale)
+    if regrets(payoffs, *vertex.marginals) <= ME * scale:  # (else the vertex is no equal match)
+        for mine, theirs in zip(chosen.marginals, vertex.marginals):
+            assert entropy(mine) >= entropy(theirs) - 1e-12
+    for name in ("zero_sum_lp", "nash"):
+        sol = solve(payoffs, name, select="max_entropy")
+        assert sol.solver == f"{name}/" + ("highs_lp" if name == "zero_sum_lp" else "zero_sum_lp")
+        assert sol.gap <= max(ME * scale, 2 * regrets(payoffs, *vertex.marginals))
+        for a, b in zip(sol.marginals, chosen.marginals):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(degenerate_constant_sum_games(), st.randoms(use_true_random=False))
+def test_max_entropy_is_equivariant_under_permuting_actions(payoffs, rnd):
+    # The max-entropy equilibrium is unique, so it must move with the actions; a simplex
+    # vertex need not (it depends on the order of the columns of the LP).
+    m, n = payoffs.shape[1:]
+    rows, cols = rnd.sample(range(m), m), rnd.sample(range(n), n)
+    x, y = zero_sum_lp(payoffs, select="max_entropy").marginals
+    px, py = zero_sum_lp(payoffs[:, rows][:, :, cols], select="max_entropy").marginals
+    np.testing.assert_allclose(px, x[rows], atol=1e-9)
+    np.testing.assert_allclose(py, y[cols], atol=1e-9)
+
+
+def test_max_entropy_equals_the_unique_equilibrium():
+    # Unique equilibria (cited in the reference tests above): RPS uniform, Ferguson's
+    # odd-or-even (7/12, 5/12), and a saddle point; a random real game has a unique one too.
+    cases = [([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], [1 / 3] * 3, [1 / 3] * 3),
+             ([[-2, 3], [3, -4]], [7 / 12, 5 / 12], [7 / 12, 5 / 12]),
+             ([[1, 0, 7], [4, 3, 5], [2, 1, 9]], [0, 1, 0], [0, 1, 0])]
+    for matrix, x, y in cases:
+        chosen = zero_sum_lp(zero_sum(matrix), select="max_entropy").marginals
+        np.testing.assert_allclose(chosen[0], x, atol=1e-12)
+        np.testing.assert_allclose(chosen[1], y, atol=1e-12)
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        payoffs = zero_sum(rng.normal(size=(7, 6)))
+        for a, b in zip(zero_sum_lp(payoffs, select="max_entropy").marginals,
+                        zero_sum_lp(payoffs).marginals):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_max_entropy_on_a_segment_of_equilibria():
+    # Hand-computed. The 2x2 game [[2, -1], [-1, 1]] has value 1/5 and unique optimal
+    # strategies (2/5, 3/5) for both players (2x2 formula: v = (2 - 1) / (2 + 1 + 1 + 1)).
+    # A third row paying 1/5 against both columns makes every x = (2t/5, 3t/5, 1 - t),
+    # t in [0, 1], optimal. Entropy H(t) = t H0 - t log t - (1 - t) log(1 - t) with
+    # H0 = H(2/5, 3/5); H'(t) = 0 gives (1 - t) / t = exp(-H0), t = 1 / (1 + exp(-H0)).
+    # The simplex returns an end of the segment.
+    matrix = [[2, -1], [-1, 1], [0.2, 0.2]]
+    h0 = entropy(np.array([0.4, 0.6]))
+    t = 1 / (1 + np.exp(-h0))
+    x, y = zero_sum_lp(zero_sum(matrix), select="max_entropy").marginals
+    np.testing.assert_allclose(x, [0.4 * t, 0.6 * t, 1 - t], atol=1e-12)
+    np.testing.assert_allclose(y, [0.4, 0.6], atol=1e-12)
+    vertex = zero_sum_lp(zero_sum(matrix)).marginals[0]
+    assert min(abs(vertex[2] - 0.0), abs(vertex[2] - 1.0)) <= 1e-12
+
+
+def test_max_entropy_with_a_binding_inequality():
+    # Hand-computed. Column 0 pays 0 against every row, so the value is 0 and the row
+    # player's optimal set is {x : x . (1, 1, -3) >= 0} = {x_3 <= 1/4}: entropy is then
+    # maximised on the boundary, x = (3/8, 3/8, 1/4) (the inequality binds, though column
+    # 1 is in no optimal support: any y putting weight on it lets row 0 or 1 gain).
+    x, y = zero_sum_lp(zero_sum([[0, 1], [0, 1], [0, -3]]), select="max_entropy").marginals
+    np.testing.assert_allclose(x, [3 / 8, 3 / 8, 1 / 4], atol=1e-12)
+    np.testing.assert_allclose(y, [1, 0], atol=1e-12)
+
+
+def test_max_entropy_splits_redundant_copies():
+    # RPS with rock entered twice: optimal strategies put 1/3 on paper, 1/3 on scissors and
+    # 1/3 on the two rocks together; the maximum-entropy one splits the rocks equally
+    # (the redundancy example of Balduzzi et al. 2018, "Re-evaluating evaluation", Sec. 3).
+    rps2 = [[0, 0, -1, 1], [0, 0, -1, 1], [1, 1, 0, -1], [-1, -1, 1, 0]]
+    x, y = zero_sum_lp(zero_sum(rps2), select="max_entropy").marginals
+    np.testing.assert_allclose(x, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-12)
+    np.testing.assert_allclose(y, [1 / 6, 1 / 6, 1 / 3, 1 / 3], atol=1e-12)
+    # A constant game: every strategy is optimal, the uniform one has the most entropy.
+    x, y = zero_sum_lp(zero_sum(np.full((2, 3), 4.0)), select="max_entropy").marginals
+    np.testing.assert_allclose(x, [0.5, 0.5], atol=1e-15)
+    np.testing.assert_allclose(y, [1 / 3] * 3, atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_entropy_agrees_with_cvxpy(seed):
+    # Independent model: cvxpy's entr over {x in simplex : A^T x >= v - 1e-9} (Clarabel).
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(seed)
+    base = rng.integers(-2, 3, size=(4, 4)).astype(float)
+    matrix = base[rng.integers(0, 4, size=6)][:, rng.integers(0, 4, size=5)]
+    chosen = zero_sum_lp(zero_sum(matrix), select="max_entropy")
+    value = chosen.info["value"]
+    for mine, game, v in ((chosen.marginals[0], matrix, value),
+                          (chosen.marginals[1], -matrix.T, -value)):
+        x = cp.Variable(game.shape[0], nonneg=True)
+        problem = cp.Problem(cp.Maximize(cp.sum(cp.entr(x))),
+                             [cp.sum(x) == 1, game.T @ x >= v - 1e-9])
+        problem.solve(solver="CLARABEL")
+        np.testing.assert_allclose(mine, x.value, atol=1e-4)
+        assert entropy(mine) >= problem.value - 1e-5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_optimal_supports_are_the_largest(seed):
+    # Brute force: action i is in the largest optimal support iff max x_i over the optimal
+    # set (scipy's LP, value relaxed by 1e-9) is positive.
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 3, size=(4, 4)).astype(float) / 2
+    matrix = base[rng.integers(0, 4, size=6)][:, rng.integers(0, 4, size=5)]
+    matrix = (matrix - matrix.min()) / max(np.ptp(matrix), 1e-300)
+    value = zero_sum_lp(zero_sum(matrix)).info["value"]
+    rows, cols = zss.optimal_supports(matrix)
+    for mask, game, v in ((rows, matrix, value), (cols, 1 - matrix.T, 1 - value)):
+        k = game.shape[0]
+        for i in range(k):
+            res = linprog(-np.eye(k)[i], A_ub=-game.T, b_ub=-(v - 1e-9) * np.ones(game.shape[1]),
+                          A_eq=np.ones((1, k)), b_eq=[1.0], bounds=[(0, None)] * k, method="highs")
+            assert mask[i] == (-res.fun > 1e-6)
+
+
+def test_shortcut_and_interior_point_supports_agree():
+    # With a strictly complementary simplex pair the supports are read off it; the
+    # general path (no vertex given) must give the same strategies.
+    rng = np.random.default_rng(2)
+    for shape in [(5, 5), (6, 3), (2, 7)]:
+        matrix = rng.random(shape)
+        vertex = zero_sum_lp(zero_sum(matrix))
+        x0, y0 = vertex.marginals
+        assert zss._strictly_complementary(matrix, (x0, y0)) is not None
+        fast = zss.max_entropy_equilibrium(matrix, (x0, y0))
+        slow = zss.max_entropy_equilibrium(matrix)
+        np.testing.assert_allclose(fast[0], slow[0], atol=1e-12)
+        np.testing.assert_allclose(fast[1], slow[1], atol=1e-12)
+
+
+def test_kuhn_psro_with_max_entropy_reaches_the_game_value():
+    # Kuhn poker's value for player 0 is -1/18 (Kuhn 1950); exact PSRO with the
+    # max-entropy meta-solver must reach NashConv <= 1e-9 there.
+    from popgames.psro import psro
+    from popgames.spiel_game import SpielGame
+    records = list(psro(SpielGame("kuhn_poker"), "nash", iterations=30,
+                        solver_options={"select": "max_entropy"}))
+    assert records[-1].exploitability <= 1e-9
+    assert records[-1].meta_payoffs[0] == pytest.approx(-1 / 18, abs=1e-12)
+    assert records[-1].meta_solver == "nash/zero_sum_lp"
+
+
+def test_bad_selection_and_failures_are_reported(monkeypatch):
+    with pytest.raises(popgames.PopgamesError, match="unknown selection 'fancy'"):
+        zero_sum_lp(zero_sum(np.eye(2)), select="fancy")
+    with pytest.raises(popgames.SolverError, match="unknown selection"):
+        solve(zero_sum(np.eye(2)), "zero_sum_lp", select="fancy")
+
+    class Failed:
+        status, x, s, z = "NumericalError", None, None, None
+
+    class Broken:
+        def __init__(self, *args):
+            pass
+
+        def solve(self):
+            return Failed()
+
+    monkeypatch.setattr(zss.clarabel, "DefaultSolver", Broken)
+    # Not strictly complementary, so the supports need Clarabel's LP; the fallback, the
+    # simplex pair's own supports (0 and 2 for the rows), leaves one point: no Clarabel.
+    faces = zero_sum([[1, -1], [1, -1], [-1, 1]])
+    chosen = zero_sum_lp(faces, select="max_entropy")
+    assert chosen.info["supports_from"] == "simplex vertex"
+    assert "Clarabel status NumericalError" in chosen.info["failed"][0]
+    assert regrets(faces, *chosen.marginals) <= ME
+    # When every try fails, the plain function raises with each try's cause, and the
+    # backend keeps the simplex pair (a verified equilibrium), saying why.
+    def no_face(*args):
+        raise popgames.SolverError("zero_sum_lp", "Clarabel status Broken")
+
+    monkeypatch.setattr(zss, "_max_entropy_on_face", no_face)
+    with pytest.raises(popgames.SolverError, match="interior point supports: Clarabel status "
+                                                   "NumericalError$"):
+        zss.max_entropy_equilibrium(faces[0])
+    vertex = zero_sum_lp(faces)
+    kept = solve(faces, "nash", select="max_entropy")
+    assert kept.solver == "nash/zero_sum_lp" and kept.gap <= ME
+    assert kept.info["supports_from"] == "none (simplex vertex kept)"
+    assert kept.info["failed"] == ["interior point supports: Clarabel status NumericalError",
+                                   "simplex vertex supports: Clarabel status Broken"]
+    for a, b in zip(kept.marginals, vertex.marginals):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_selection_on_a_general_sum_game_is_refused_not_ignored():
+    # Lemke-Howson and the MILP cannot honour `select`: the nash entry must not silently
+    # return their (unselected) answer for a general-sum game.
+    battle = np.array([[[2.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]]])
+    with pytest.raises(popgames.SolverError, match="only for 2-player zero-sum games"):
+        solve(battle, "nash", select="max_entropy")
+    assert solve(battle, "nash").gap <= 1e-9
