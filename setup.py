@@ -4,11 +4,15 @@ pyproject.toml maps ``solvers/``, ``analysis/`` and ``games/`` into the ``popgam
 namespace; setuptools' automatic discovery does not follow such mappings into
 nested folders, so a wheel would silently drop e.g. ``popgames.games.trust_split``.
 ``tests/test_packaging.py`` builds the wheel and checks its contents.
+
+``popgames.solvers._lh_pivot`` is the Lemke-Howson pivot loop in plain C (CPython API
+only, no numpy headers). It is optional: when it cannot be compiled the build goes on
+and ``popgames.solvers.lemke_howson`` uses its numpy implementation.
 """
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 ROOT = Path(__file__).parent
 MAPPED = {"popgames": "popgames", "popgames.solvers": "solvers",
@@ -27,4 +31,7 @@ def _packages() -> list[str]:
     return found
 
 
-setup(packages=_packages())
+LH_PIVOT = Extension("popgames.solvers._lh_pivot", sources=["solvers/_lh_pivot.c"],
+                     extra_compile_args=["-O3", "-ffp-contract=off"], optional=True)
+
+setup(packages=_packages(), ext_modules=[LH_PIVOT])

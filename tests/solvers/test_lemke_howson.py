@@ -1,13 +1,24 @@
-"""Tests for the Lemke-Howson solver (popgames.solvers.lemke_howson)."""
+"""Tests for the Lemke-Howson solver (popgames.solvers.lemke_howson).
+
+Two engines run the same algorithm: the C extension ``popgames.solvers._lh_pivot`` (used
+whenever it is importable) and the numpy fallback. Tests taking the ``engine`` fixture run
+once with each; the ``engines`` section checks that they give the same answers.
+"""
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+import popgames.solvers.lemke_howson as lh
 from popgames.analysis.exploitability import nash_regrets
 from popgames.errors import SolverError
 from popgames.solvers import solve
@@ -15,6 +26,40 @@ from popgames.solvers.lemke_howson import lemke_howson, lemke_howson_all
 from game_strategies import on_simplex, payoff_tensors, random_game
 
 TOL = 1e-9
+C_EXT = lh._ext     # as imported: None when the extension was not built
+ONCE_PER_TEST = [HealthCheck.function_scoped_fixture]
+
+
+@pytest.fixture(params=["c", "numpy"])
+def engine(request):
+    """Run the test with the C extension, then with the numpy fallback.
+
+    (Function scope, so that the switch never outlives the test; hypothesis tests taking it
+    suppress the function-scoped-fixture health check: the fixture holds no per-example state.)
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "numpy":
+            patch.setattr(lh, "_ext", None)
+        elif C_EXT is None:
+            pytest.skip("C extension not built (test_c_extension_is_built fails on that)")
+        yield request.param
+
+
+def run_both(payoffs: np.ndarray, **options):
+    """``lemke_howson`` with the C engine and with the numpy engine."""
+    assert C_EXT is not None, "C extension not built"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lh, "_ext", C_EXT)
+        c = lemke_howson(payoffs, **options)
+        patch.setattr(lh, "_ext", None)
+        py = lemke_howson(payoffs, **options)
+    assert (c.info["engine"], py.info["engine"]) == ("c", "numpy")
+    return c, py
+
+
+def assert_same_result(c, py, atol: float = 1e-9) -> None:
+    assert c.info["label"] == py.info["label"] and c.info["pivots"] == py.info["pivots"]
+    assert same_profile(c.marginals, py.marginals, atol=atol)
 
 
 def tolerance(payoffs: np.ndarray) -> float:
@@ -32,29 +77,30 @@ def same_profile(a, b, atol: float = 1e-7) -> bool:
 
 # ---------------------------------------------------------------- properties
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=ONCE_PER_TEST)
 @given(payoff_tensors(actions=(1, 6)))
-def test_every_label_gives_an_equilibrium(payoffs):
+def test_every_label_gives_an_equilibrium(engine, payoffs):
     m, n = payoffs.shape[1:]
     for label in range(m + n):
         cand = lemke_howson(payoffs, label=label)
         assert cand.info["label"] == label and cand.info["pivots"] >= 1
+        assert cand.info["engine"] == engine
         assert_equilibrium(payoffs, cand.marginals)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=ONCE_PER_TEST)
 @given(payoff_tensors(actions=(1, 6), integer=True))
-def test_degenerate_integer_games_terminate_with_an_equilibrium(payoffs):
+def test_degenerate_integer_games_terminate_with_an_equilibrium(engine, payoffs):
     m, n = payoffs.shape[1:]
     for label in range(m + n):
         cand = lemke_howson(payoffs, label=label, max_pivots=10_000)
         assert_equilibrium(payoffs, cand.marginals)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=ONCE_PER_TEST)
 @given(payoff_tensors(actions=(1, 5)), st.integers(0, 9),
        st.floats(-50, 50, allow_nan=False), st.integers(0, 1))
-def test_through_registry_and_constant_shift_invariance(payoffs, label, shift, player):
+def test_through_registry_and_constant_shift_invariance(engine, payoffs, label, shift, player):
     label %= sum(payoffs.shape[1:])
     sol = solve(payoffs, "lemke_howson", label=label)
     assert sol.solver == "lemke_howson/lemke_howson"
@@ -65,9 +111,9 @@ def test_through_registry_and_constant_shift_invariance(payoffs, label, shift, p
     assert same_profile(moved, sol.marginals, atol=1e-6)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=ONCE_PER_TEST)
 @given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**32 - 1), st.data())
-def test_permuting_actions_permutes_the_equilibrium(m, n, seed, data):
+def test_permuting_actions_permutes_the_equilibrium(engine, m, n, seed, data):
     # Continuous random payoffs: nondegenerate with probability one, so the LH path from a
     # label is unique and renaming actions (and the label with them) renames the result.
     rng = np.random.default_rng(seed)
@@ -82,19 +128,19 @@ def test_permuting_actions_permutes_the_equilibrium(m, n, seed, data):
     assert np.allclose(px, x[rows], atol=1e-9) and np.allclose(py, y[cols], atol=1e-9)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=ONCE_PER_TEST)
 @given(payoff_tensors(actions=(1, 6), integer=True) | payoff_tensors(actions=(1, 6)))
-def test_race_returns_the_equilibrium_of_the_label_that_finished(payoffs):
-    cand = lemke_howson(payoffs, label=None)
+def test_race_returns_the_equilibrium_of_the_label_that_finished(engine, payoffs):
+    cand = lemke_howson(payoffs, label=None, max_pivots=100_000)
     assert_equilibrium(payoffs, cand.marginals)
-    alone = lemke_howson(payoffs, label=cand.info["label"])
+    alone = lemke_howson(payoffs, label=cand.info["label"], max_pivots=100_000)
     assert same_profile(alone.marginals, cand.marginals, atol=1e-12)
     assert alone.info["pivots"] <= cand.info["pivots"]
     sol = solve(payoffs, "lemke_howson", label=None)
     assert sol.gap <= sol.tolerance
 
 
-def test_race_shortens_a_long_path():
+def test_race_shortens_a_long_path(engine):
     # A 60x60 random game whose label-0 path is long: the race stops far earlier.
     rng = np.random.default_rng(2)
     worst = max((random_game(rng, (60, 60)) for _ in range(12)),
@@ -107,7 +153,7 @@ def test_race_shortens_a_long_path():
 
 # ---------------------------------------------------------------- reference values
 
-def test_matching_pennies():
+def test_matching_pennies(engine):
     # Textbook: the unique equilibrium is (1/2, 1/2) for both players, value 0.
     a = np.array([[1.0, -1.0], [-1.0, 1.0]])
     for label in range(4):
@@ -116,7 +162,7 @@ def test_matching_pennies():
         assert abs(sol.payoffs[0]) < 1e-12
 
 
-def test_rock_paper_scissors_uniform():
+def test_rock_paper_scissors_uniform(engine):
     # Textbook: the unique equilibrium of rock-paper-scissors is uniform.
     a = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
     for label in range(6):
@@ -137,7 +183,7 @@ UNREACHED = (np.array([4 / 5, 1 / 5, 0]), np.array([2 / 3, 1 / 3]))
 STENGEL_BY_LABEL = {0: PURE, 1: MIXED, 2: PURE, 3: PURE, 4: MIXED}
 
 
-def test_von_stengel_example_labels_reach_different_equilibria():
+def test_von_stengel_example_labels_reach_different_equilibria(engine):
     for label, expected in STENGEL_BY_LABEL.items():
         assert same_profile(lemke_howson(STENGEL, label=label).marginals, expected, atol=1e-12)
     found = lemke_howson_all(STENGEL)
@@ -171,7 +217,7 @@ def test_von_stengel_example_against_gambit():
 
 
 @pytest.mark.parametrize("integer", [False, True])
-def test_every_label_result_is_a_gambit_extreme_equilibrium(integer):
+def test_every_label_result_is_a_gambit_extreme_equilibrium(engine, integer):
     rng = np.random.default_rng(20240 + integer)
     for _ in range(25):
         m, n = rng.integers(1, 6, size=2)
@@ -184,7 +230,7 @@ def test_every_label_result_is_a_gambit_extreme_equilibrium(integer):
             assert any(same_profile(found, e, atol=1e-6) for e in eqs)
 
 
-def test_agrees_with_nashpy_on_nondegenerate_games():
+def test_agrees_with_nashpy_on_nondegenerate_games(engine):
     # nashpy labels 0..m-1 the row player's actions and m..m+n-1 the column player's, and
     # starts in the row player's tableau for a row label: the same convention as ours.
     # Only m <= n: for m > n nashpy 0.0.43 returns non-equilibria for about a quarter of the
@@ -202,7 +248,7 @@ def test_agrees_with_nashpy_on_nondegenerate_games():
             assert same_profile(lemke_howson(payoffs, label=label).marginals, theirs, atol=1e-8)
 
 
-def test_agrees_with_quantecon_on_larger_games():
+def test_agrees_with_quantecon_on_larger_games(engine):
     # quantecon's init_pivot uses the same label numbering; the pivot counts must agree too.
     gt = pytest.importorskip("quantecon.game_theory")
     rng = np.random.default_rng(11)
@@ -218,19 +264,19 @@ def test_agrees_with_quantecon_on_larger_games():
 
 # ---------------------------------------------------------------- larger and degenerate games
 
-def test_larger_random_and_degenerate_games():
+def test_larger_random_and_degenerate_games(engine):
     rng = np.random.default_rng(3)
     for integer, n, hi in [(False, 80, None), (True, 40, 2), (True, 60, 1)]:
         payoffs = (rng.integers(0, hi + 1, size=(2, n, n)).astype(float) if integer
                    else random_game(rng, (n, n)))
         if integer:
             payoffs[:, :, 1] = payoffs[:, :, 0]          # duplicated column: more ties
-        for label in (0, n - 1, n, 2 * n - 1):
-            cand = lemke_howson(payoffs, label=label)
+        for label in (0, n - 1, n, 2 * n - 1):     # (the cap turns a cycle into a failure)
+            cand = lemke_howson(payoffs, label=label, max_pivots=100_000)
             assert_equilibrium(payoffs, cand.marginals)
 
 
-def test_constant_and_trivial_games():
+def test_constant_and_trivial_games(engine):
     for shape in [(1, 1), (1, 4), (3, 1), (3, 4)]:
         payoffs = np.zeros((2, *shape))
         for label in range(sum(shape)):
@@ -239,7 +285,7 @@ def test_constant_and_trivial_games():
 
 # ---------------------------------------------------------------- errors
 
-def test_errors():
+def test_errors(engine):
     with pytest.raises(SolverError, match="2-player"):
         lemke_howson(np.zeros((3, 2, 2, 2)))
     with pytest.raises(SolverError, match="label"):
@@ -256,3 +302,286 @@ def test_errors():
         solve(np.zeros((3, 2, 2, 2)), "lemke_howson")
     with pytest.raises(SolverError, match="label"):
         solve(STENGEL, "lemke_howson", label=9)
+    with pytest.raises(SolverError, match="finite"):
+        lemke_howson(np.where(STENGEL == 5, np.nan, STENGEL))
+    with pytest.raises(SolverError, match="finite"):
+        lemke_howson(np.where(STENGEL == 5, -np.inf, STENGEL), label=None)
+    with pytest.raises(SolverError, match=r"pivot limit 3 reached .*labels \[0\]"):
+        lemke_howson(random_game(np.random.default_rng(5), (30, 30)), label=0, max_pivots=3)
+    with pytest.raises(SolverError, match="m, n >= 1"):
+        lemke_howson(np.zeros((2, 0, 3)))
+
+
+def test_any_array_layout_and_dtype(engine):
+    # Integer, Fortran-ordered and strided inputs give what the float64 C-ordered copy gives.
+    payoffs = random_game(np.random.default_rng(8), (7, 5), integer=True)
+    ref = lemke_howson(payoffs, label=None)
+    for variant in (payoffs.astype(np.int64), np.asfortranarray(payoffs),
+                    np.repeat(payoffs, 2, axis=2)[:, :, ::2],
+                    payoffs.astype(np.float32)):
+        got = lemke_howson(variant, label=None)
+        assert same_profile(got.marginals, ref.marginals, atol=0) and got.info == ref.info
+
+
+# ---------------------------------------------------------------- engines: C and numpy
+
+def test_c_extension_is_built():
+    # The editable install (pip install -e .) compiles the optional extension in place; a
+    # build failure would otherwise go unnoticed, as the numpy fallback still works.
+    module = importlib.import_module("popgames.solvers._lh_pivot")
+    assert C_EXT is module
+    assert Path(module.__file__).parent == Path(lh.__file__).parent
+    assert lemke_howson(STENGEL).info["engine"] == "c"
+
+
+def test_package_works_without_the_extension():
+    # A fresh interpreter in which the extension cannot be imported: the numpy path serves.
+    code = ("import sys; sys.modules['popgames.solvers._lh_pivot'] = None\n"
+            "import numpy as np\n"
+            "import popgames.solvers.lemke_howson as lh\n"
+            "from popgames.solvers import solve\n"
+            "assert lh._ext is None\n"
+            "p = np.random.default_rng(0).random((2, 6, 5))\n"
+            "cand = lh.lemke_howson(p, label=None)\n"
+            "sol = solve(p, 'lemke_howson', label=3)\n"
+            "print(cand.info['engine'], sol.info['engine'], sol.gap <= sol.tolerance)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["numpy", "numpy", "True"]
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_engines_agree_on_random_games():
+    # Nondegenerate games: each label's path is unique, so both engines must walk the same
+    # pivots (and race the same labels) to the same equilibrium.
+    rng = np.random.default_rng(31)
+    for m, n in [(1, 1), (1, 5), (6, 1), (2, 2), (3, 7), (9, 4), (10, 10), (25, 17), (40, 40)]:
+        for _ in range(3):
+            payoffs = random_game(rng, (m, n))
+            for label in sorted({0, m - 1, m, m + n - 1, int(rng.integers(m + n))}) + [None]:
+                c, py = run_both(payoffs, label=label)
+                assert_equilibrium(payoffs, c.marginals)
+                assert_same_result(c, py)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_engines_agree_on_a_large_race():
+    payoffs = random_game(np.random.default_rng(4), (120, 100))
+    c, py = run_both(payoffs, label=None)
+    assert_equilibrium(payoffs, c.marginals)
+    assert_same_result(c, py)
+
+
+def _degenerate_games(rng: np.random.Generator):
+    yield np.zeros((2, 4, 4))                               # all payoffs equal
+    yield np.ones((2, 1, 6))
+    eye = np.eye(5)
+    yield np.stack([eye, eye])                              # coordination: many equilibria
+    yield np.stack([eye, np.ones((5, 5))])                  # column player indifferent
+    for _ in range(40):
+        m, n = (int(v) for v in rng.integers(1, 9, size=2))
+        payoffs = rng.integers(0, int(rng.integers(1, 4)) + 1, size=(2, m, n)).astype(float)
+        if m > 1:
+            payoffs[:, -1] = payoffs[:, 0]                  # duplicated row
+        if n > 2:
+            payoffs[:, :, 1] = payoffs[:, :, 2]             # duplicated column
+        yield payoffs
+        yield np.stack([payoffs[0], -payoffs[0]])           # integer zero-sum
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_engines_agree_on_degenerate_games():
+    # Ties everywhere: both engines must terminate through the lexicographic rule (a pivot
+    # cap turns cycling into a failure), at a verified equilibrium, and as they apply the same
+    # rule with the same tolerances, at the same one after the same number of pivots.
+    for payoffs in _degenerate_games(np.random.default_rng(17)):
+        m, n = payoffs.shape[1:]
+        for label in [*range(m + n), None]:
+            c, py = run_both(payoffs, label=label, max_pivots=20_000)
+            assert_equilibrium(payoffs, c.marginals)
+            assert_same_result(c, py)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+@settings(max_examples=60, deadline=None)
+@given(payoff_tensors(actions=(1, 7), integer=True))
+def test_engines_agree_property(payoffs):
+    m, n = payoffs.shape[1:]
+    for label in [*range(m + n), None]:
+        c, py = run_both(payoffs, label=label, max_pivots=20_000)
+        assert_same_result(c, py)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_engines_reach_gambit_equilibria_at_small_sizes():
+    # Every label's equilibrium from either engine is one of gambit's enumerated extreme
+    # equilibria (exact rational enumeration for the integer games).
+    rng = np.random.default_rng(99)
+    for trial in range(30):
+        m, n = (int(v) for v in rng.integers(2, 7, size=2))
+        integer = trial % 2 == 1
+        payoffs = random_game(rng, (m, n), integer=integer)
+        eqs = _gambit_equilibria(payoffs, rational=integer)
+        for label in range(m + n):
+            for cand in run_both(payoffs, label=label):
+                assert any(same_profile(cand.marginals, e, atol=1e-9) for e in eqs)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_c_engine_runs_in_threads():
+    # The C loop releases the GIL; concurrent solves must not interfere with each other.
+    rng = np.random.default_rng(12)
+    games = [random_game(rng, (30, 30)) for _ in range(16)]
+    alone = [lemke_howson(g, label=None) for g in games]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda g: lemke_howson(g, label=None), games))
+    for a, b in zip(alone, together):
+        assert b.info == a.info and same_profile(a.marginals, b.marginals, atol=0)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_c_entry_point_rejects_bad_buffers():
+    x, y = np.empty(3), np.empty(2)
+    good = np.ascontiguousarray(STENGEL)
+    with pytest.raises(ValueError, match=r"\[2, m, n\]"):
+        C_EXT.race(np.zeros((3, 3, 2)), [0], 10, x, y)
+    with pytest.raises(ValueError, match="float64"):
+        C_EXT.race(good, [0], 10, np.empty(4), y)
+    with pytest.raises(ValueError, match="float64"):
+        C_EXT.race(good, [0], 10, x, np.empty(2, dtype=np.float32))
+    with pytest.raises(ValueError, match="label"):
+        C_EXT.race(good, [5], 10, x, y)
+    with pytest.raises((ValueError, BufferError), match="contiguous"):
+        C_EXT.race(np.asfortranarray(good), [0], 10, x, y)
+    with pytest.raises(TypeError):
+        C_EXT.race(good, [0], 10, x, "not a buffer")
+    status, label, pivots, started, failures = C_EXT.race(good, [1, 0], 100, x, y)
+    assert (status, label, started, failures) == (0, 1, 1, ()) and pivots >= 1
+    assert same_profile([x, y], MIXED, atol=1e-12)
+
+
+# ---------------------------------------------------------------- exact arithmetic, failures
+
+uniform_games = st.builds(lambda m, n, seed: random_game(np.random.default_rng(seed), (m, n)),
+                          st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=ONCE_PER_TEST)
+@given(payoff_tensors(actions=(1, 6), integer=True) | uniform_games)
+def test_float_engines_follow_the_exact_path(engine, payoffs):
+    # Integer games (ties everywhere) and random ones: the floating-point path from each label
+    # is the one rational arithmetic takes under the same lexicographic rule, pivot by pivot.
+    m, n = payoffs.shape[1:]
+    for label in range(m + n):
+        x, y, pivots = lh._exact(payoffs, label, 10**6)
+        cand = lemke_howson(payoffs, label=label)
+        assert cand.info["engine"] == engine and cand.info["pivots"] == pivots
+        assert same_profile(cand.marginals, (x, y), atol=1e-9)
+
+
+def _ill_conditioned_games(rng: np.random.Generator, count: int):
+    """Integer games with entries 0..2 and one entry -10**k: after scaling, the payoff
+    differences that matter are 10**-k of the range (hypothesis found a wrong equilibrium on
+    such a game, with k = 6, before the tie rule compared values instead of ratios). At
+    k = 9 many floating-point paths end off equilibrium and the exact fallback answers."""
+    for _ in range(count):
+        m, n = (int(v) for v in rng.integers(2, 7, size=2))
+        payoffs = rng.integers(0, 3, size=(2, m, n)).astype(float)
+        payoffs[int(rng.integers(2)), int(rng.integers(m)), int(rng.integers(n))] = \
+            -10.0 ** int(rng.integers(4, 10))
+        yield payoffs
+
+
+def test_ill_conditioned_games_against_gambit(engine):
+    # Exact oracle: gambit's rational enumeration of the extreme equilibria. Probabilities
+    # are only as accurate as the conditioning allows (about 1e-16 times the payoff range
+    # over the differences that matter: 1e-8 at k = 8), so they are compared to that.
+    for payoffs in _ill_conditioned_games(np.random.default_rng(41), 25):
+        eqs = _gambit_equilibria(payoffs, rational=True)
+        atol = max(1e-9, 1e-15 * np.ptp(payoffs))
+        m, n = payoffs.shape[1:]
+        for label in [*range(m + n), None]:
+            cand = lemke_howson(payoffs, label=label)
+            assert_equilibrium(payoffs, cand.marginals)
+            assert any(same_profile(cand.marginals, e, atol=atol) for e in eqs), (payoffs, label)
+
+
+def test_hypothesis_counterexample_tiny_payoff_differences(engine):
+    # Found by test_every_label_gives_an_equilibrium: label 0 ended at a profile with regret
+    # 1e-6 (the whole payoff range) when ties were judged on ratios rescaled by 1e6.
+    e = 9.99999997e-07
+    payoffs = np.full((2, 4, 5), e)
+    payoffs[1, 0, 3], payoffs[1, 0, 4], payoffs[1, 3, 4] = 0.0, -1.0, 0.0
+    for label in range(9):
+        assert_equilibrium(payoffs, lemke_howson(payoffs, label=label).marginals)
+
+
+def test_exact_path_reaches_gambit_equilibria():
+    rng = np.random.default_rng(5)
+    games = [random_game(rng, (4, 5), integer=True), STENGEL,
+             *_ill_conditioned_games(rng, 5)]
+    for payoffs in games:
+        eqs = _gambit_equilibria(payoffs, rational=True)
+        for label in range(sum(payoffs.shape[1:])):
+            x, y, pivots = lh._exact(payoffs, label, 10**6)
+            assert pivots >= 1 and any(same_profile((x, y), e, atol=1e-12) for e in eqs)
+    assert lh._exact(STENGEL, 1, 10**6)[2] == lemke_howson(STENGEL, label=1).info["pivots"]
+    with pytest.raises(SolverError, match="max_pivots"):
+        lh._exact(STENGEL, 1, 1)
+
+
+# A 7x6 game on which round-off breaks the lexicographic rule and the path from label 1
+# cycles in both engines (found by searching _ill_conditioned_games; other tolerances might
+# not cycle on it, then search again).
+CYCLING = np.array([[[1, 0, 1, 0, 1, 2], [0, 0, 0, 1, 2, 0], [1, 0, 2, 2, 1, 1],
+                     [2, 2, 1, 1, 1, 1], [0, 2, 1, 2, 2, 1], [1, 1, 1, 0, 2, 1],
+                     [1, 0, 1, 1, 0, 0]],
+                    [[1, 0, 2, 0, 2, 1], [1, 2, 2, -100000, 1, 0], [0, 0, 2, 2, 0, 0],
+                     [1, 0, 2, 0, 0, 2], [0, 2, 0, 1, 2, 0], [2, 1, 2, 1, 2, 0],
+                     [0, 2, 2, 2, 0, 2]]], dtype=float)
+
+
+def test_a_cycling_path_is_caught_and_solved_exactly(engine, monkeypatch):
+    cand = lemke_howson(CYCLING, label=1, max_pivots=10**5)   # (no cycle check: no return)
+    assert cand.info["engine"] == "exact" and cand.info["label"] == 1
+    assert_equilibrium(CYCLING, cand.marginals)
+    x, y, pivots = lh._exact(CYCLING, 1, 10**6)
+    assert same_profile(cand.marginals, (x, y), atol=0) and cand.info["pivots"] > pivots
+    raced = lemke_howson(CYCLING, label=None, max_pivots=10**5)   # another label finishes
+    assert raced.info["engine"] == engine
+    assert_equilibrium(CYCLING, raced.marginals)
+    monkeypatch.setattr(lh, "_EXACT_CELLS", 0)   # too big for the exact fallback: an error
+    with pytest.raises(SolverError, match=r"label 1: cycling\) \(status: numerical failure"):
+        lemke_howson(CYCLING, label=1, max_pivots=10**5)
+
+
+def test_unverified_ends_are_dropped(monkeypatch):
+    # Make every end fail verification (numpy engine): the race runs through all labels,
+    # then the exact fallback answers; without it, the error names every failure.
+    monkeypatch.setattr(lh, "_ext", None)
+    monkeypatch.setattr(lh, "_VERIFY", -1.0)
+    cand = lemke_howson(STENGEL, label=None)
+    x, y, _ = lh._exact(STENGEL, 0, 10**6)
+    assert cand.info["engine"] == "exact" and cand.info["label"] == 0
+    assert same_profile(cand.marginals, (x, y), atol=0)
+    monkeypatch.setattr(lh, "_EXACT_CELLS", 0)
+    with pytest.raises(SolverError, match="label 4: end not an equilibrium"):
+        lemke_howson(STENGEL, label=None)
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_c_engine_tolerances_match():
+    assert C_EXT.TOLERANCES == {"piv_tol": lh._PIV_TOL, "piv_rel": lh._PIV_REL, "tie": lh._TIE,
+                                "degen": lh._DEGEN, "verify": lh._VERIFY}
+
+
+@pytest.mark.skipif(C_EXT is None, reason="C extension not built")
+def test_c_engine_reports_failures():
+    x, y = np.empty(7), np.empty(6)
+    status, label, pivots, started, failures = C_EXT.race(CYCLING, [1], 10**6, x, y)
+    assert (status, label, started, failures) == (2, -1, 1, ((1, lh._CYCLE),))
+    assert pivots < 1000          # Brent's method notices the cycle within a few lengths
+    status, label, pivots, started, failures = C_EXT.race(CYCLING, [1, 0], 10**6, x, y)
+    assert (status, label, failures) == (0, 0, ((1, lh._CYCLE),))
+    assert_equilibrium(CYCLING, [x, y])
