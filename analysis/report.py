@@ -141,22 +141,27 @@ def _plot_exploitability(records: list[dict], label: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_weight_stack(ax: Any, its: np.ndarray, weights: list[list[np.ndarray]], player: int) -> None:
+    """Stacked meta-strategy weights of ``player``'s growing population over iterations."""
+    size = max(len(w[player]) for w in weights)
+    grid = np.zeros((size, len(weights)))
+    for t, w in enumerate(weights):
+        grid[: len(w[player]), t] = w[player]
+    ax.stackplot(its, grid, colors=plt.cm.viridis(np.linspace(0, 1, max(size, 2)))[:size])
+    ax.set_xlabel("iteration")
+    ax.set_ylim(0, 1)
+
+
 def _plot_meta_strategy(records: list[dict], players: int, path: Path) -> None:
     fig, axes = plt.subplots(1, players, figsize=(4.2 * players, 3.6), squeeze=False,
                              constrained_layout=True)
     weights = [player_weights(r) for r in records]
     its = np.array([r["iteration"] for r in records])
     for p in range(players):
-        size = max(len(w[p]) for w in weights)
-        grid = np.zeros((size, len(records)))
-        for t, w in enumerate(weights):
-            grid[: len(w[p]), t] = w[p]
         ax = axes[0, p]
-        ax.stackplot(its, grid, colors=plt.cm.viridis(np.linspace(0, 1, max(size, 2)))[:size])
+        plot_weight_stack(ax, its, weights, p)
         ax.set_title(f"player {p}")
-        ax.set_xlabel("iteration")
         ax.set_ylabel("meta-strategy weight" if p == 0 else "")
-        ax.set_ylim(0, 1)
     fig.suptitle("Meta-strategy over the population (colour: policy index, dark = oldest)")
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -41,7 +41,7 @@ def _plots(records: list[dict[str, Any]], run_dir: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from popgames.analysis.report import player_weights
+    from popgames.analysis.report import player_weights, plot_weight_stack
 
     made = []
     its = np.array([r["iteration"] for r in records])
@@ -62,15 +62,9 @@ def _plots(records: list[dict[str, Any]], run_dir: Path) -> list[str]:
     weights = [player_weights(r) for r in records]
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), squeeze=False, constrained_layout=True)
     for p in range(2):
-        size = max(len(w[p]) for w in weights)
-        grid = np.zeros((size, len(records)))
-        for t, w in enumerate(weights):
-            grid[: len(w[p]), t] = w[p]
         ax = axes[0, p]
-        ax.stackplot(its, grid, colors=plt.cm.viridis(np.linspace(0, 1, max(size, 2)))[:size])
+        plot_weight_stack(ax, np.asarray(its), weights, p)
         ax.set_title(f"counters of seat {p}")
-        ax.set_xlabel("iteration")
-        ax.set_ylim(0, 1)
     axes[0, 0].set_ylabel("meta-strategy weight")
     fig.suptitle("Meta-strategy over the counter population (colour: counter index, dark = oldest)")
     fig.savefig(run_dir / "meta_strategy.png", dpi=120)
