@@ -21,10 +21,11 @@ Section ``trust_split`` (the issue's target: batched >= 100x the loop at batch 4
 
 Both sides use one core by default (``--threads 1``): the loop is single-threaded, and on
 a busy 2-core machine torch's two OpenMP threads spin against other processes and run
-several times slower than one. An env step is one step of one environment (``batch`` env steps per ``step`` call).
-Each time is the best of three rounds (both sides alike). Rows: ``ours_s`` / ``peer_s``
-are seconds per env step, ``ratio = peer_s / ours_s``, and
-``ours_steps_per_s`` / ``peer_steps_per_s`` the rates. The loop's cost per env step does
+several times slower than one. An env step is one step of one environment (``batch`` env
+steps per ``step`` call). Both sides are warmed up, then timed in ``REPEATS`` rounds that
+alternate between them (so other load on the machine falls on both alike); each time is
+the median of its rounds. Rows: ``ours_s`` / ``peer_s`` are seconds per env step,
+``ratio = peer_s / ours_s``, and ``ours_steps_per_s`` / ``peer_steps_per_s`` the rates. The loop's cost per env step does
 not depend on the batch size; at large batches it is timed on at most ``LOOP_CAP``
 environments (the note says so).
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -50,6 +52,7 @@ from popgames.markov_game import sample_actions
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = (1, 64, 4096)
 LOOP_CAP = 256  # environments the pure-Python loop is timed on
+REPEATS = 7  # timing rounds per case (the median is reported)
 MARKOV_GAMES = ("trust_split", "iterated_prisoners_dilemma", "coin_game", "commons")
 
 
@@ -160,21 +163,24 @@ class LoopTrustSplit:
 
 
 # --------------------------------------------------------------------------- timing
-def _per_call(fn: Callable[[], Any], min_time: float, repeats: int = 3) -> float:
-    """Seconds per call of ``fn``: the best of ``repeats`` rounds of ``min_time / repeats``
-    each (the best round is the one least disturbed by other load on the machine)."""
-    fn()  # warm-up
-    best = float("inf")
+def _per_call(fns: dict[str, Callable[[], Any]], min_time: float, repeats: int = REPEATS) -> dict[str, float]:
+    """Seconds per call of each of ``fns``: the median over ``repeats`` rounds of about
+    ``min_time / repeats`` seconds each. The functions take turns within every round, so
+    the load other processes put on the machine falls on all of them alike."""
+    for fn in fns.values():  # warm-up
+        fn()
+    rounds: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time / repeats:
-                break
-        best = min(best, elapsed / calls)
-    return best
+        for name, fn in fns.items():
+            calls, start = 0, time.perf_counter()
+            while True:
+                fn()
+                calls += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_time / repeats:
+                    break
+            rounds[name].append(elapsed / calls)
+    return {name: statistics.median(times) for name, times in rounds.items()}
 
 
 def random_legal_actions(game: Any, batch: int, seed: int) -> torch.Tensor:
@@ -192,8 +198,9 @@ def random_legal_actions(game: Any, batch: int, seed: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def batched_seconds_per_step(game: Any, batch: int, min_time: float, seed: int = 0) -> float:
-    """Seconds per env step of ``BatchedEnv`` (reset + full episodes, replayed actions)."""
+def batched_episode(game: Any, batch: int, seed: int = 0) -> tuple[Callable[[], None], int]:
+    """One episode of ``BatchedEnv`` (reset, then ``horizon`` steps of replayed actions)
+    and the env steps it makes."""
     rules = game.rules
     actions = random_legal_actions(game, batch, seed)
     env = game.env(batch, torch.Generator(device=rules.device).manual_seed(seed + 1))
@@ -205,11 +212,12 @@ def batched_seconds_per_step(game: Any, batch: int, min_time: float, seed: int =
             env.step(a)
         sync()
 
-    return _per_call(episode, min_time) / (batch * rules.horizon)
+    return episode, batch * rules.horizon
 
 
-def loop_seconds_per_step(game: Any, batch: int, min_time: float, seed: int = 0) -> tuple[float, int]:
-    """Seconds per env step of :class:`LoopTrustSplit`, stepped env by env; and how many envs."""
+def loop_episode(game: Any, batch: int, seed: int = 0) -> tuple[Callable[[], None], int]:
+    """One episode of :class:`LoopTrustSplit` over ``min(batch, LOOP_CAP)`` envs, stepped env
+    by env within each time step, and the env steps it makes."""
     n = min(batch, LOOP_CAP)
     actions = random_legal_actions(game, n, seed).cpu().tolist()  # [T][env][player]
     rng = random.Random(seed + 1)
@@ -222,20 +230,28 @@ def loop_seconds_per_step(game: Any, batch: int, min_time: float, seed: int = 0)
             for env, a in zip(envs, step_actions):
                 env.step(a)
 
-    return _per_call(episode, min_time) / (n * envs[0].horizon), n
+    return episode, n * envs[0].horizon
+
+
+def batched_seconds_per_step(game: Any, batch: int, min_time: float, seed: int = 0) -> float:
+    """Seconds per env step of ``BatchedEnv`` (reset + full episodes, replayed actions)."""
+    episode, steps = batched_episode(game, batch, seed)
+    return _per_call({"ours": episode}, min_time)["ours"] / steps
 
 
 # --------------------------------------------------------------------------- sections
 def trust_split_rows(quick: bool, device: str) -> list[dict]:
     game = popgames.load_game(REPO / "games" / "trust_split").on_device(device)
-    min_time = 0.5 if quick else 3.0
+    min_time = 1.0 if quick else 6.0
     rows = []
     for batch in BATCHES:
-        ours = batched_seconds_per_step(game, batch, min_time)
-        peer, n = loop_seconds_per_step(game, batch, min_time)
-        note = f"device {device}, torch threads {torch.get_num_threads()}"
-        if n < batch:
-            note += f"; loop timed on {n} envs"
+        (ours_fn, ours_steps), (peer_fn, peer_steps) = batched_episode(game, batch), loop_episode(game, batch)
+        times = _per_call({"ours": ours_fn, "peer": peer_fn}, min_time)
+        ours, peer = times["ours"] / ours_steps, times["peer"] / peer_steps
+        note = (f"device {device}, torch threads {torch.get_num_threads()}, "
+                f"median of {REPEATS} interleaved rounds")
+        if peer_steps < batch * game.rules.horizon:
+            note += f"; loop timed on {peer_steps // game.rules.horizon} envs"
         rows.append({"case": f"trust_split batch {batch}", "ours_s": ours,
                      "peer": "per-env Python loop", "peer_s": peer, "ratio": peer / ours,
                      "ours_steps_per_s": 1 / ours, "peer_steps_per_s": 1 / peer, "note": note})

@@ -161,10 +161,20 @@ class ScriptedDraws:
         return value
 
 
-def test_python_loop_matches_the_batched_rules():
-    loop = _loop_module()
+LOOP_CASES = [  # card params; "wild": actions drawn outside the legal ones (the rules clamp them)
+    {}, {"wild": True}, {"history": 0}, {"history": 1, "wild": True},
+    {"history": 3, "coins": 4, "rounds": 4, "vocabulary": ["rock", "paper", "scissors", "silence", "deal"]},
+    {"coins": 2, "rounds": 2, "high_value": 3.0, "low_value": 0.5, "wild": True},
+]
+
+
+@pytest.mark.parametrize("case", LOOP_CASES)
+def test_python_loop_matches_the_batched_rules(tmp_path, case):
+    params = {k: v for k, v in case.items() if k != "wild"}
+    game = card(tmp_path, "trust_split", **params) if params else GAME
+    rules, loop = game.rules, _loop_module()
     batch, gen = 16, torch.Generator().manual_seed(11)
-    state = RULES.reset(batch, gen)
+    state = rules.reset(batch, gen)
     # the draws behind each env's deals: hand 0, offset of hand 1, first speaker; then new hands
     draws = [[] for _ in range(batch)]
 
@@ -176,22 +186,76 @@ def test_python_loop_matches_the_batched_rules():
     record_deal(state["hands"])
     for b in range(batch):
         draws[b].append(int(state["first"][b]))
+    start = (rules.observe(state), rules.legal(state))
     steps = []
-    for t in range(RULES.horizon):
-        actions = torch.stack([sample_actions(RULES.legal(state)[:, i].float(), gen) for i in (0, 1)], 1)
-        state, rewards, _ = RULES.step(state, actions, gen)
+    for t in range(rules.horizon):
+        if case.get("wild"):
+            actions = torch.randint(-2, rules.n_actions + 3, (batch, 2), generator=gen)
+        else:
+            actions = torch.stack([sample_actions(rules.legal(state)[:, i].float(), gen) for i in (0, 1)], 1)
+        state, rewards, _ = rules.step(state, actions, gen)
         if t % 3 == 2:
             record_deal(state["hands"])
-        steps.append((actions, rewards, RULES.observe(state), RULES.legal(state)))
+        steps.append((actions, rewards, rules.observe(state), rules.legal(state)))
     for b in range(batch):
-        env = loop.LoopTrustSplit(GAME.params, ScriptedDraws(draws[b]))
-        env.reset()
+        env = loop.LoopTrustSplit(game.params, ScriptedDraws(draws[b]))
+        o, lg = env.reset()
+        torch.testing.assert_close(torch.tensor(o, dtype=torch.float32), start[0][b], rtol=0, atol=0)
+        assert torch.equal(torch.tensor(lg), start[1][b])
         for actions, rewards, obs, legal in steps:
             o, lg, r, _ = env.step(actions[b].tolist())
             torch.testing.assert_close(torch.tensor(r, dtype=torch.float32), rewards[b])
-            torch.testing.assert_close(torch.tensor(o, dtype=torch.float32), obs[b])
+            torch.testing.assert_close(torch.tensor(o, dtype=torch.float32), obs[b], rtol=0, atol=0)
             assert torch.equal(torch.tensor(lg), legal[b])
         assert env.returns == pytest.approx(state["returns"][b].tolist(), rel=1e-6)
+        metrics = game.episode_metrics({k: v[b:b + 1] for k, v in state.items()})
+        for name, won in (("claim_when_winning", 1), ("claim_when_losing", 0)):
+            expected = sum(env.claim_sum[i][won] for i in (0, 1)) / max(1, sum(env.claim_count[i][won]
+                                                                             for i in (0, 1)))
+            assert metrics[name].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_rows_in_different_phases_match_the_shared_phase_path():
+    """A batch whose rows differ in ``t`` takes the per-row path; it must give each row what
+    the shared-``t`` path gives (the hands dealt at a round's end come from other draws)."""
+    gen = torch.Generator().manual_seed(4)
+    parts, batch = [], 6
+    for n_steps in (3, 4, 5, 29):  # phases 0, 1, 2 and the last claim step
+        s = RULES.reset(batch, gen)
+        for _ in range(n_steps):
+            s, _, _ = RULES.step(s, torch.stack([sample_actions(RULES.legal(s)[:, i].float(), gen)
+                                                 for i in (0, 1)], 1), gen)
+        parts.append(s)
+    mixed = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    assert RULES._shared_t(mixed["t"]) is None and RULES._shared_t(parts[0]["t"]) == 3
+    torch.testing.assert_close(RULES.observe(mixed), torch.cat([RULES.observe(p) for p in parts]),
+                               rtol=0, atol=0)
+    assert torch.equal(RULES.legal(mixed), torch.cat([RULES.legal(p) for p in parts]))
+    actions = torch.randint(-1, RULES.n_actions + 1, (len(parts) * batch, 2), generator=gen)
+    after, rewards, done = RULES.step(mixed, actions, gen)
+    alone = [RULES.step(p, a, gen) for p, a in zip(parts, actions.split(batch))]
+    torch.testing.assert_close(rewards, torch.cat([r for _, r, _ in alone]), rtol=0, atol=0)
+    assert torch.equal(done, torch.cat([d for _, _, d in alone]))
+    claimed = (mixed["t"] % 3 == 2)[:, None]
+    for key in after:
+        expected = torch.cat([s[key] for s, _, _ in alone])
+        if key == "hands":  # new deals on claim rows, the same hands elsewhere
+            assert torch.equal(torch.where(claimed, expected, after[key]), expected)
+            assert (after[key][:, 0] != after[key][:, 1]).all()
+        else:
+            assert torch.equal(after[key], expected), key
+    # and so does the next observation, given the same new hands
+    obs = RULES.observe(dict(after, hands=torch.cat([s["hands"] for s, _, _ in alone])))
+    torch.testing.assert_close(obs, torch.cat([RULES.observe(s) for s, _, _ in alone]), rtol=0, atol=0)
+
+
+def test_an_empty_batch_runs():
+    gen = torch.Generator().manual_seed(0)
+    state = RULES.reset(0, gen)
+    for _ in range(RULES.horizon):
+        assert RULES.observe(state).shape == (0, 2, RULES.obs_dim) and RULES.legal(state).shape == (0, 2, 11)
+        state, rewards, done = RULES.step(state, torch.zeros(0, 2, dtype=torch.long), gen)
+        assert rewards.shape == (0, 2) and done.shape == (0,)
 
 
 # -- card parameters -----------------------------------------------------------------
