@@ -270,9 +270,18 @@ def batched_games_rows(quick: bool, device: str) -> list[dict]:
 
 
 #: Section name -> ``fn(quick, device) -> rows``; the lead adds e.g. ``"ppo"`` here.
+def ppo_rows(quick: bool, device: str) -> list[dict]:
+    """PPO env steps/s including learning (see ``benchmarks/_ppo.py``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _ppo
+
+    return _ppo.run(quick, device)
+
+
 SECTIONS: dict[str, Callable[[bool, str], list[dict]]] = {
     "trust_split": trust_split_rows,
     "batched_games": batched_games_rows,
+    "ppo": ppo_rows,
 }
 
 
