@@ -38,18 +38,6 @@ class Trajectory:
     rewards: torch.Tensor | None = None    # [T, B, n_players]
 
 
-def draw_profiles(others: np.ndarray, batch: int, generator: torch.Generator) -> torch.Tensor:
-    """``batch`` profiles ``[B, n_other]`` drawn from a distribution over the others' profiles."""
-    flat = torch.as_tensor(np.asarray(others, np.float64).reshape(-1))
-    flat = (flat.clamp(min=0) / flat.clamp(min=0).sum()).to(torch.float64)
-    cdf = flat.cumsum(0)
-    u = torch.rand(batch, generator=generator, dtype=torch.float64, device=generator.device).cpu()
-    index = torch.searchsorted(cdf, u * cdf[-1]).clamp(max=flat.numel() - 1)
-    shape = np.asarray(others).shape
-    return torch.as_tensor(np.stack(np.unravel_index(index.numpy(), shape), 1) if shape else
-                           np.zeros((batch, 0), np.int64))
-
-
 def mixture_groups(entries: Sequence[tuple[float, int | None, Sequence[Any]]], n_players: int,
                    batch: int, generator: torch.Generator
                    ) -> tuple[list[list[tuple[Any, torch.Tensor]]], torch.Tensor]:

@@ -23,7 +23,8 @@ from popgames.errors import GameCardError
 from popgames.markov_eval import EntryTask, mixture_groups, rollout, run_entries
 from popgames.markov_game import MarkovGame
 from popgames.markov_policies import MlpPolicy, policy_from_arrays, to_arrays
-from popgames.ppo_oracle import PpoConfig, _groups, resolve_device, torch_threads, train
+from popgames.payoff_tensor import joint_marginals
+from popgames.ppo_oracle import PpoConfig, opponent_groups, resolve_device, torch_threads, train
 from popgames.randomness import torch_generator
 
 BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
@@ -111,7 +112,7 @@ class MarkovOracle:
         """Estimated return of ``policy`` against ``mix`` (its seat given by the mix)."""
         generator = torch_generator(self.seed, VALUE_STREAM, *position, device=self.device)
         with torch_threads(self.config.threads):
-            groups, seats = _groups(self.rules, mix, policy, self.config.eval_episodes, generator)
+            groups, seats = opponent_groups(self.rules, mix, policy, self.config.eval_episodes, generator)
             traj = rollout(self.rules, groups, self.config.eval_episodes, generator, policy, seats)
         rows = torch.arange(self.config.eval_episodes, device=self.device)
         return float(traj.returns[rows, seats].double().mean())
@@ -173,7 +174,7 @@ class MarkovOracle:
             values = values.double()
             out[key] = float(values.mean())
             out[f"{key}_se"] = float(values.std() / np.sqrt(values.numel()))
-        marginals = [joint.sum(axis=tuple(q for q in range(joint.ndim) if q != i)) for i in range(joint.ndim)]
+        marginals = joint_marginals(joint)
         for r, name in enumerate(BENCHMARK_REFERENCES):
             if name not in self.references:
                 continue

@@ -82,7 +82,7 @@ class PpoConfig:
         return asdict(self)
 
 
-def _groups(rules: MarkovRules, mix: OpponentMix, learner: MlpPolicy, batch: int,
+def opponent_groups(rules: MarkovRules, mix: OpponentMix, learner: MlpPolicy, batch: int,
             generator: torch.Generator) -> tuple[list[list[tuple[Any, torch.Tensor]]], torch.Tensor]:
     """Draw each environment's learner seat and opponent profile; group by policy."""
     snapshot = None
@@ -136,7 +136,7 @@ def train(rules: MarkovRules, mix: OpponentMix, config: PpoConfig, generator: to
     scale, steps, started = None, 0, time.perf_counter()
     mean_return = float("nan")
     for _ in range(config.updates):
-        groups, seats = _groups(rules, mix, net, B, generator)
+        groups, seats = opponent_groups(rules, mix, net, B, generator)
         traj = rollout(rules, groups, B, generator, learner=net, learner_seat=seats)
         rows = torch.arange(B, device=rules.device)
         own = traj.rewards[:, rows, seats]                              # [T, B]
