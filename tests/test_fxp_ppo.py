@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import popgames
+from run_metrics import comparable_metrics
 from popgames.cli_common import run_main
 from popgames.errors import PopgamesError
 from popgames.fxp import fxp, make_learner
@@ -29,7 +29,6 @@ from popgames.report import main as report_main
 GAME = "games/trust_split"
 TINY = {"updates": 2, "num_envs": 64, "eval_episodes": 64, "epochs": 1}
 FLAGS = ["--device", "cpu", *(a for k, v in TINY.items() for a in ("--option", f"{k}={v}"))]
-TIMING = ("train_seconds", "steps_per_second")
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +121,6 @@ def test_records_carry_game_metrics_and_ppo_costs(game):
 
 # -- the command line: run folder, SIGKILL + resume, report --------------------------------
 
-def _metrics(run: Path) -> list[dict]:
-    out = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        record.pop("wall_time")
-        record["oracle"] = [{k: v for k, v in s.items() if k not in TIMING} for s in record["oracle"]]
-        out.append(record)
-    return out
 
 
 def test_sigkill_then_resume_matches_and_report_dispatches(tmp_path):
@@ -148,9 +139,9 @@ def test_sigkill_then_resume_matches_and_report_dispatches(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 1 <= len(_metrics(run)) < 3
+    assert 1 <= len(comparable_metrics(run)) < 3
     assert run_main(fxp_main, [GAME, "--resume", "--out", str(run), "--no-report"]) == 0
-    assert _metrics(run) == _metrics(full)
+    assert comparable_metrics(run) == comparable_metrics(full)
     # `python -m popgames.report` rebuilds FXP's report (not PSRO's) from the folder alone.
     assert not (run / "report.md").exists()
     assert report_main([str(run)]) == 0

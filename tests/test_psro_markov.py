@@ -3,19 +3,18 @@ PSRO-RAE on entry variances, SIGKILL-and-resume on the deterministic CPU path.""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import popgames
+from run_metrics import comparable_metrics
 from popgames.cli_common import run_main
 from popgames.run_driver import psro_main
 
@@ -23,17 +22,8 @@ TINY = {"updates": 2, "num_envs": 64, "eval_episodes": 64, "epochs": 1}
 TINY_FLAGS = [arg for k, v in TINY.items() for arg in ("--oracle-option", f"{k}={v}")]
 CMD = [sys.executable, "-m", "popgames.psro", "games/trust_split", "--iterations", "3", "--no-report",
        "--device", "cpu", *TINY_FLAGS]
-TIMING = ("train_seconds", "steps_per_second")
 
 
-def _metrics(run: Path) -> list[dict]:
-    out = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        record.pop("wall_time")
-        record["oracle"] = [{k: v for k, v in s.items() if k not in TIMING} for s in record["oracle"]]
-        out.append(record)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +68,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 1 <= len(_metrics(run)) < 3
+    assert 1 <= len(comparable_metrics(run)) < 3
     subprocess.run([*CMD, "--resume", "--out", str(run)], check=True, capture_output=True, timeout=600)
-    assert _metrics(run) == _metrics(full)
+    assert comparable_metrics(run) == comparable_metrics(full)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
