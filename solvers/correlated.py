@@ -37,6 +37,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from popgames.errors import GameCardError, SolverError
+from popgames.solvers.highs_setup import silence_banner
 from popgames.solvers.correlated_constraints import (GainRows, cce_rows, ce_rows, dual_newton,
                                                      face, solve_linear)
 from popgames.solvers.registry import Candidate, register
@@ -323,6 +324,7 @@ def _cvxpy(payoffs: np.ndarray, rows: GainRows, objective: str, epsilon: float,
 def _cvxpy_solve(problem: cp.Problem, objective: str, solver: str | None) -> str:
     """Solve with the first solver that reports an optimum; return its name."""
     statuses = []
+    silence_banner()
     for name in (solver,) if solver else CVXPY_SOLVERS[objective]:
         try:
             problem.solve(solver=name)

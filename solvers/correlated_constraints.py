@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from popgames.errors import SolverError
 from popgames.payoff_tensor import others_matrix
+from popgames.solvers.highs_setup import new_highs
 
 #: Rows whose violation (in units of the largest gain) exceeds this are not yet satisfied.
 FEASIBILITY = 1e-10
@@ -138,12 +139,9 @@ def _dense(matrix: sp.csr_matrix | np.ndarray) -> np.ndarray:
 
 
 def _highs() -> highspy.Highs:
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("presolve", "off")  # 2x faster here: the rows are dense and few
-    for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
-        highs.setOptionValue(option, FEASIBILITY)
-    return highs
+    # Presolve off: 2x faster here, the rows are dense and few.
+    return new_highs(presolve="off", primal_feasibility_tolerance=FEASIBILITY,
+                     dual_feasibility_tolerance=FEASIBILITY)
 
 
 def _add_rows(highs: highspy.Highs, G: sp.csr_matrix | np.ndarray, which: np.ndarray,

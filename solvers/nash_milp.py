@@ -42,6 +42,7 @@ import numpy as np
 from scipy import sparse
 
 from popgames.errors import SolverError
+from popgames.solvers.highs_setup import new_highs, silence_banner
 from popgames.solvers.registry import Candidate, register
 
 OBJECTIVES = ("max_welfare", "max_min_payoff", "max_support", "min_support", "feasibility")
@@ -200,10 +201,8 @@ def _branch_and_bound(A: np.ndarray, B: np.ndarray, objective: str, affine: np.n
     s_col = m + n + 3 + np.arange(m + n)         # s1 then s2 columns (support objectives)
     best = -np.inf if incumbent is None else _value(objective, A, B, *incumbent, affine)
     margin = 1.0 - 1e-6 if integer else _EPS     # a child must beat the incumbent by this much
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("threads", 1)           # serial simplex: no worker pool needed
-    highs.setOptionValue("presolve", "off")      # small dense LPs; presolve would drop warm starts
+    # Small dense LPs, where presolve would drop warm starts.
+    highs = new_highs(presolve="off")
     highs.passModel(lp)
 
     def fix(a: int, in_support: bool, undo: bool = False) -> None:
@@ -302,6 +301,7 @@ def _milp(A: np.ndarray, B: np.ndarray, objective: str, affine: np.ndarray,
     try:
         with warnings.catch_warnings():      # a time-limited solve warns; its status says so
             warnings.simplefilter("ignore", UserWarning)
+            silence_banner()
             problem.solve(solver=cp.HIGHS, **options)
     except cp.error.SolverError as exc:
         raise SolverError("nash_milp", f"cvxpy/HiGHS failed: {exc}") from None
