@@ -1,9 +1,14 @@
-"""CI must run the README's test command, and the README's commands must name real entry points."""
+"""CI must run the README's test command, the README's commands must name real entry points,
+and both must install the tested versions pinned in ``constraints.txt``."""
 
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +29,45 @@ def test_ci_runs_the_readme_test_command():
 
 def test_main_command_installs_torch_cpu_first_and_runs_a_module():
     main = _readme_commands()["main"]
-    assert main.index("torch==2.13.0") < main.index("pip install -q -e")
+    assert main.index("torch==2.13.0") < main.index("pip install -q -c constraints.txt -e")
     module = re.search(r"python -m (popgames\.\w+)", main).group(1)
     assert (REPO / "popgames" / (module.split(".")[1] + ".py")).is_file()
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_both_readme_commands_install_the_pinned_versions():
+    for name, command in _readme_commands().items():
+        assert "pip install -q -c constraints.txt -e" in command, name
+
+
+def test_constraints_pin_everything_the_test_install_brings():
+    """Every distribution that popgames[test] needs, transitively, is pinned, and this
+    environment has the pinned version (so a passing run vouches for the pins)."""
+    pins = _pins()
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    todo = [(r, "test") for r in metadata.requires("popgames") or []]
+    while todo:
+        req, extra = todo.pop()
+        req = Requirement(req)
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        key = (name, tuple(sorted(req.extras)))
+        if key in seen or name == "popgames":
+            continue
+        seen.add(key)
+        assert name in pins, f"{req.name} is installed by popgames[test] but not pinned"
+        version = metadata.version(req.name)
+        assert version == pins[name], f"{req.name} {version} installed, {pins[name]} pinned"
+        todo += [(r, extra) for r in metadata.requires(req.name) or []
+                 for extra in ("", *req.extras)]

@@ -11,7 +11,6 @@ import importlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from popgames.analysis.exploitability import nash_regrets
 from popgames.errors import SolverError
 from popgames.solvers import solve
 from popgames.solvers.lemke_howson import lemke_howson, lemke_howson_all
+from gambit_peer import extreme_equilibria as gambit_equilibria
 from game_strategies import on_simplex, payoff_tensors, random_game
 
 TOL = 1e-9
@@ -194,23 +194,8 @@ def test_von_stengel_example_labels_reach_different_equilibria(engine):
 
 # ---------------------------------------------------------------- other implementations
 
-def _gambit_equilibria(payoffs: np.ndarray, rational: bool):
-    gbt = pytest.importorskip("pygambit")
-    if rational:
-        arrays = [[[Fraction(int(v)) for v in row] for row in mat] for mat in payoffs]
-        game = gbt.Game.from_arrays(*[np.array(a, dtype=object) for a in arrays])
-    else:
-        game = gbt.Game.from_arrays(payoffs[0], payoffs[1])
-    result = gbt.nash.enummixed_solve(game, rational=rational)
-    out = []
-    for eq in result.equilibria:
-        x, y = (np.array([float(eq[s]) for s in p.strategies]) for p in game.players)
-        out.append((x, y))
-    return out
-
-
 def test_von_stengel_example_against_gambit():
-    eqs = _gambit_equilibria(STENGEL, rational=True)
+    eqs = gambit_equilibria(STENGEL, rational=True)
     assert len(eqs) == 3
     for ref in (PURE, MIXED, UNREACHED):
         assert any(same_profile(ref, e, atol=1e-12) for e in eqs)
@@ -222,7 +207,7 @@ def test_every_label_result_is_a_gambit_extreme_equilibrium(engine, integer):
     for _ in range(25):
         m, n = rng.integers(1, 6, size=2)
         payoffs = random_game(rng, (int(m), int(n)), integer=integer)
-        eqs = _gambit_equilibria(payoffs, rational=integer)
+        eqs = gambit_equilibria(payoffs, rational=integer)
         for label in range(m + n):
             ours = lemke_howson(payoffs, label=label).marginals
             assert any(same_profile(ours, e, atol=1e-6) for e in eqs), (payoffs, label)
@@ -422,7 +407,7 @@ def test_engines_reach_gambit_equilibria_at_small_sizes():
         m, n = (int(v) for v in rng.integers(2, 7, size=2))
         integer = trial % 2 == 1
         payoffs = random_game(rng, (m, n), integer=integer)
-        eqs = _gambit_equilibria(payoffs, rational=integer)
+        eqs = gambit_equilibria(payoffs, rational=integer)
         for label in range(m + n):
             for cand in run_both(payoffs, label=label):
                 assert any(same_profile(cand.marginals, e, atol=1e-9) for e in eqs)
@@ -498,7 +483,7 @@ def test_ill_conditioned_games_against_gambit(engine):
     # are only as accurate as the conditioning allows (about 1e-16 times the payoff range
     # over the differences that matter: 1e-8 at k = 8), so they are compared to that.
     for payoffs in _ill_conditioned_games(np.random.default_rng(41), 25):
-        eqs = _gambit_equilibria(payoffs, rational=True)
+        eqs = gambit_equilibria(payoffs, rational=True)
         atol = max(1e-9, 1e-15 * np.ptp(payoffs))
         m, n = payoffs.shape[1:]
         for label in [*range(m + n), None]:
@@ -517,12 +502,12 @@ def test_hypothesis_counterexample_tiny_payoff_differences(engine):
         assert_equilibrium(payoffs, lemke_howson(payoffs, label=label).marginals)
 
 
-def test_exact_path_reaches_gambit_equilibria():
+def test_exact_path_reachesgambit_equilibria():
     rng = np.random.default_rng(5)
     games = [random_game(rng, (4, 5), integer=True), STENGEL,
              *_ill_conditioned_games(rng, 5)]
     for payoffs in games:
-        eqs = _gambit_equilibria(payoffs, rational=True)
+        eqs = gambit_equilibria(payoffs, rational=True)
         for label in range(sum(payoffs.shape[1:])):
             x, y, pivots = lh._exact(payoffs, label, 10**6)
             assert pivots >= 1 and any(same_profile((x, y), e, atol=1e-12) for e in eqs)

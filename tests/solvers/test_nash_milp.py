@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pygambit as gbt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,20 +10,10 @@ from hypothesis import strategies as st
 import popgames
 from popgames.solvers import solve
 from popgames.solvers.nash_milp import OBJECTIVES, nash_milp
+from gambit_peer import extreme_equilibria as gambit_equilibria
 from game_strategies import on_simplex, payoff_tensors
 
 SELECTING = ("max_welfare", "max_min_payoff", "min_support", "max_support")
-
-
-def gambit_equilibria(payoffs: np.ndarray, rational: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """All extreme equilibria by gambit's vertex enumeration (enummixed)."""
-    arrays = payoffs.astype(int) if rational else payoffs
-    game = gbt.Game.from_arrays(arrays[0], arrays[1])
-    players = list(game.players)
-    out = []
-    for eq in gbt.nash.enummixed_solve(game, rational=rational).equilibria:
-        out.append(tuple(np.array([float(eq[s]) for s in pl.strategies]) for pl in players))
-    return out
 
 
 def objective_values(payoffs: np.ndarray, p: np.ndarray, q: np.ndarray) -> dict[str, float]:
