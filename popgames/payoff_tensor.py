@@ -24,7 +24,7 @@ def as_payoff_tensor(game: Any, source: str = "<array>") -> np.ndarray:
     ------
     GameCardError
         If the shape is not ``[n, A_1..A_n]`` with ``n >= 1`` and every ``A_i >= 1``,
-        or if any entry is NaN or infinite.
+        if any entry is NaN or infinite, or if the payoff range ``max - min`` overflows.
     """
     raw = getattr(game, "payoffs", game)
     source = str(getattr(game, "source", None) or source)
@@ -40,6 +40,12 @@ def as_payoff_tensor(game: Any, source: str = "<array>") -> np.ndarray:
     if not np.isfinite(payoffs).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(payoffs))[0])
         raise GameCardError(source, "payoffs", f"non-finite entry {payoffs[bad]} at index {bad}")
+    with np.errstate(over="ignore"):
+        span = payoffs.max() - payoffs.min()
+    if not np.isfinite(span):
+        # Every gap and tolerance is measured against the payoff range; rescale the game.
+        raise GameCardError(source, "payoffs", f"payoff range {payoffs.min():.3g} .. "
+                            f"{payoffs.max():.3g} overflows float64 (max - min is infinite)")
     return payoffs
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import cvxpy as cp
 import highspy
@@ -45,8 +45,10 @@ from popgames.errors import SolverError
 from popgames.solvers.highs_setup import new_highs, silence_banner
 from popgames.solvers.registry import Candidate, register
 
-OBJECTIVES = ("max_welfare", "max_min_payoff", "max_support", "min_support", "feasibility")
-METHODS = ("branch_and_bound", "milp")
+Objective = Literal["max_welfare", "max_min_payoff", "max_support", "min_support", "feasibility"]
+Method = Literal["branch_and_bound", "milp"]
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
+METHODS: tuple[str, ...] = get_args(Method)
 _INF = highspy.kHighsInf
 _EPS = 1e-9          # complementarity / integrality tolerance on the [0, 1]-scaled game
 _BR_TOL = 1e-7       # best-response ties for max_support: HiGHS's feasibility tolerance
@@ -321,8 +323,8 @@ def _milp(A: np.ndarray, B: np.ndarray, objective: str, affine: np.ndarray,
     return (pv / pv.sum(), qv / qv.sum()), info
 
 
-def nash_milp(payoffs: np.ndarray, *, objective: str = "max_welfare",
-              time_limit: float | None = None, method: str = "branch_and_bound") -> Candidate:
+def nash_milp(payoffs: np.ndarray, *, objective: Objective = "max_welfare",
+              time_limit: float | None = None, method: Method = "branch_and_bound") -> Candidate:
     """An optimal Nash equilibrium of a 2-player game under a selection objective.
 
     Parameters

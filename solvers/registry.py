@@ -15,9 +15,12 @@ gap they reached and whether it met the tolerance.
 from __future__ import annotations
 
 import inspect
+import math
 import time
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping, Union
 
 import numpy as np
 
@@ -26,8 +29,14 @@ from popgames.analysis.exploitability import (cce_gaps, ce_gaps, nash_regrets,
 from popgames.errors import GameCardError, PopgamesError, SolverError, UnknownNameError
 from popgames.payoff_tensor import as_payoff_tensor, expected_payoffs, joint_marginals, outer
 
-#: Default verification tolerance, relative to the payoff range (at least 1).
+#: Default verification tolerance, relative to the payoff range.
 DEFAULT_TOL = 1e-6
+#: Gaps are recomputed in float64 from payoffs of magnitude M, so they carry round-off of a
+#: few thousand ulps of M; a tolerance never goes below this times M.
+ROUNDOFF = 1e-12
+#: Errors of numerical backends (cvxpy's "problem data has inf", overflow in a QP's squared
+#: payoffs) that mean "this backend cannot answer", recorded like any other failure.
+BACKEND_ERRORS = (PopgamesError, ValueError, ArithmeticError)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class Backend:
     exact: bool
     applies: Applies
     params: frozenset[str]
+    types: Mapping[str, Any] = field(default_factory=dict)   # option -> annotation
 
 
 @dataclass
@@ -129,7 +139,9 @@ def register(name: str, backend: str, fn: Callable[..., Candidate], *, concept: 
              exact: bool, applies: Applies = _always, summary: str = "") -> None:
     """Add ``backend`` to the end of entry ``name``'s fallback list.
 
-    ``fn(payoffs, **options)`` receives only the options its signature names.
+    ``fn(payoffs, **options)`` receives only the options its keyword-only parameters
+    name; their annotations (``float``, ``int``, ``bool``, ``str``, ``Literal[...]`` and
+    unions of these) are the values :func:`check_options` accepts.
     """
     if concept not in _CONCEPTS:
         raise ValueError(f"concept must be one of {_CONCEPTS}, got {concept!r}")
@@ -139,7 +151,9 @@ def register(name: str, backend: str, fn: Callable[..., Candidate], *, concept: 
     entry.summary = entry.summary or summary
     params = frozenset(name for name, p in inspect.signature(fn).parameters.items()
                        if p.kind is inspect.Parameter.KEYWORD_ONLY)
-    entry.backends.append(Backend(backend, fn, exact, applies, params))
+    hints = typing.get_type_hints(fn)
+    entry.backends.append(Backend(backend, fn, exact, applies, params,
+                                  {k: hints[k] for k in params if k in hints}))
 
 
 def names() -> list[str]:
@@ -156,17 +170,78 @@ def entry(name: str) -> Entry:
 
 
 def check_options(name: str, options: Mapping[str, Any], source: str = "<call>") -> None:
-    """Raise :class:`GameCardError` if ``options`` has a name no backend of ``name`` takes."""
-    known = entry(name).options
-    for key in options:
+    """Raise :class:`GameCardError` if ``options`` has a name no backend of ``name`` takes,
+    or a value one of the backends taking it would not accept (by its annotation)."""
+    ent = entry(name)
+    known = ent.options
+    for key, value in options.items():
+        field_name = f"solvers.{name}.{key}"
         if key not in known:
-            raise GameCardError(source, f"solvers.{name}.{key}",
+            raise GameCardError(source, field_name,
                                 f"unknown option for '{name}' (accepted: {', '.join(sorted(known))})")
+        if key == "tol":
+            if not _conforms(value, float) or not value > 0:
+                raise GameCardError(source, field_name, f"expected a positive number, got {value!r}")
+            continue
+        for backend in ent.backends:
+            kind = backend.types.get(key)
+            if kind is not None and not _conforms(value, kind):
+                raise GameCardError(source, field_name, f"expected {_describe(kind)}, got "
+                                    f"{type(value).__name__} {value!r}")
 
 
-def tolerance(payoffs: np.ndarray, tol: float = DEFAULT_TOL) -> float:
-    """Absolute gap tolerance: ``tol`` times the payoff range (at least 1)."""
-    return float(tol * max(1.0, float(payoffs.max() - payoffs.min())))
+def _conforms(value: Any, kind: Any) -> bool:
+    """Whether ``value`` (as read from TOML or given in code) fits the annotation ``kind``.
+
+    Annotations other than numbers, strings, booleans, ``None``, literals and their
+    unions (arrays, sequences) are left to the backend.
+    """
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        return any(type(value) is type(choice) and value == choice for choice in typing.get_args(kind))
+    if origin in (Union, types.UnionType):
+        return any(_conforms(value, k) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, (bool, np.bool_))
+    if kind is int:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if kind is float:
+        return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if kind is str:
+        return isinstance(value, str)
+    return True
+
+
+def _describe(kind: Any) -> str:
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(k) for k in typing.get_args(kind))
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+            type(None): "nothing"}.get(kind, str(kind))
+
+
+def tolerance(payoffs: np.ndarray, tol: float = DEFAULT_TOL, concept: str = "nash",
+              mean_weight: float = 0.0) -> float:
+    """Absolute gap tolerance: ``tol`` times the gap's natural scale, never below round-off.
+
+    The scale is the payoff range ``R`` (NashConv, CE and CCE gaps are differences of
+    payoffs), or ``R**2 + |mean_weight| R`` for the risk-averse gap (a variance minus
+    ``mean_weight`` times a mean). Scaling every payoff by ``c`` scales the tolerance by
+    ``c`` (``c**2``): a game in units of 1e-9 is held to the same relative standard.
+    """
+    span = float(payoffs.max() - payoffs.min())
+    size = float(np.abs(payoffs).max())
+    if concept == "rae":
+        span, size = span * (span + abs(mean_weight)), size * (size + abs(mean_weight))
+    if not (math.isfinite(span) and math.isfinite(size)):
+        raise SolverError(concept, f"payoffs up to {float(np.abs(payoffs).max()):.3g} overflow "
+                                   "the gap's scale in float64; rescale the game")
+    return max(tol * span, ROUNDOFF * size)
 
 
 def verify(payoffs: np.ndarray, candidate: Candidate, concept: str,
@@ -222,7 +297,8 @@ def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
         A registry name (see :func:`names`).
     **options
         Solver options; a game card's ``[solvers.<name>]`` table gives defaults.
-        ``tol`` (default 1e-6) is the verification tolerance relative to the payoff range.
+        ``tol`` (default 1e-6) is the verification tolerance relative to the payoff range
+        (see :func:`tolerance`).
 
     Raises
     ------
@@ -233,7 +309,8 @@ def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
     payoffs = as_payoff_tensor(game)
     merged = {**dict(getattr(game, "solver_options", {}).get(name, {})), **options}
     check_options(name, merged)
-    tol = tolerance(payoffs, float(merged.get("tol", DEFAULT_TOL)))
+    tol = tolerance(payoffs, float(merged.get("tol", DEFAULT_TOL)), ent.concept,
+                    float(merged.get("mean_weight", 0.0)))
     attempts: list[tuple[str, str]] = []
     for backend in ent.backends:
         reason = backend.applies(payoffs, merged)
@@ -244,10 +321,14 @@ def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
         try:
             cand = backend.fn(payoffs, **{k: v for k, v in merged.items() if k in backend.params})
             marginals, joint, gaps = verify(payoffs, cand, ent.concept, merged)
-        except PopgamesError as exc:
-            attempts.append((backend.name, str(exc)))
+        except BACKEND_ERRORS as exc:
+            attempts.append((backend.name, f"{type(exc).__name__}: {exc}"
+                             if not isinstance(exc, PopgamesError) else str(exc)))
             continue
         gap = float(gaps.sum())
+        if not math.isfinite(gap):     # overflow inside the backend or the check
+            attempts.append((backend.name, f"gap is {gap}"))
+            continue
         if backend.exact and gap > tol:
             attempts.append((backend.name, f"unverified: gap {gap:.3g} > tolerance {tol:.3g}"))
             continue

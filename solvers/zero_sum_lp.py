@@ -29,7 +29,7 @@ affine hull so that it is an equilibrium to round-off (~1e-15), not to Clarabel'
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import highspy
 import numpy as np
@@ -96,10 +96,11 @@ def _to_simplex(x: np.ndarray) -> np.ndarray:
     return x / x.sum()
 
 
-SELECTIONS = ("vertex", "max_entropy")
+Selection = Literal["vertex", "max_entropy"]
+SELECTIONS: tuple[str, ...] = get_args(Selection)
 
 
-def zero_sum_lp(payoffs: np.ndarray, *, select: str = "vertex") -> Candidate:
+def zero_sum_lp(payoffs: np.ndarray, *, select: Selection = "vertex") -> Candidate:
     """Maximin strategies of a 2-player constant-sum game from one LP and its duals.
 
     Parameters

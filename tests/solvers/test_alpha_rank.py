@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import popgames
-from popgames.errors import SolverError
+from popgames.errors import GameCardError, SolverError
 from popgames.payoff_tensor import joint_marginals
 from popgames.solvers.alpha_rank import alpharank
 
@@ -172,9 +172,15 @@ def test_large_chain_in_the_underflow_regime_is_refused_with_advice():
 
 @pytest.mark.parametrize("options, message", [
     ({"alpha": -1.0}, "alpha"), ({"alpha": "large"}, "alpha"),
-    ({"population_size": 1}, "population_size"), ({"population_size": 2.5}, "population_size"),
+    ({"population_size": 1}, "population_size"),
     ({"alpha": "inf", "inf_alpha_eps": 0.0}, "inf_alpha_eps"),
 ])
 def test_bad_options_raise_solver_error(options, message):
     with pytest.raises(SolverError, match=message):
         popgames.solvers.solve(RPS, "alpharank", **options)
+
+
+def test_option_of_the_wrong_type_is_refused_before_solving():
+    # The registry checks values against the backend's annotations (population_size: int).
+    with pytest.raises(GameCardError, match="population_size.*expected an integer"):
+        popgames.solvers.solve(RPS, "alpharank", population_size=2.5)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import popgames
 from popgames.analysis.exploitability import nash_regrets
-from popgames.errors import SolverError
+from popgames.errors import GameCardError, SolverError
 from popgames.solvers.dynamics import regret_matching, replicator
 
 from game_strategies import on_simplex, payoff_tensors, random_game
@@ -168,9 +168,14 @@ def test_regret_matching_plus_alternating_beats_simultaneous_on_rps():
     ("replicator", {"dt": -1.0}, "dt"),
     ("replicator", {"gamma": 1.5}, "gamma"),
     ("replicator", {"average": 0.0}, "average"),
-    ("regret_matching", {"variant": "rm++"}, "variant"),
     ("regret_matching", {"initial": [[0.5, 0.5]]}, "initial"),
 ])
 def test_bad_options_raise_solver_error(name, options, message):
     with pytest.raises(SolverError, match=message):
         popgames.solvers.solve(PENNIES, name, **options)
+
+
+def test_unknown_variant_is_refused_before_solving():
+    # variant: Literal["rm", "rm+"] in regret_matching's signature; the registry checks it.
+    with pytest.raises(GameCardError, match="variant.*one of 'rm', 'rm\\+'"):
+        popgames.solvers.solve(PENNIES, "regret_matching", variant="rm++")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import popgames
 from popgames.analysis.exploitability import risk_averse_regrets
-from popgames.errors import SolverError
+from popgames.errors import GameCardError, SolverError
 from popgames.solvers.risk_averse import risk_averse_equilibrium
 
 from game_strategies import on_simplex, payoff_tensors, random_game
@@ -160,11 +160,15 @@ def test_constant_and_trivial_games():
 
 
 @pytest.mark.parametrize("options, message", [({"mean_weight": -1.0}, "mean_weight"),
-                                              ({"iterations": 0}, "iterations"),
-                                              ({"tol": 0.0}, "tol")])
+                                              ({"iterations": 0}, "iterations")])
 def test_bad_options_raise_solver_error(options, message):
     with pytest.raises(SolverError, match=message):
         popgames.solvers.solve(STAG_HUNT, "rae", **options)
+
+
+def test_non_positive_tolerance_is_refused_before_solving():
+    with pytest.raises(GameCardError, match="tol.*positive number"):
+        popgames.solvers.solve(STAG_HUNT, "rae", tol=0.0)
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 2), (2, 2, 3, 2), (3,)])
