@@ -70,7 +70,7 @@ class MatrixGame:
     def is_constant_sum(self) -> bool:
         """Whether the players' payoffs add up to the same constant in every profile."""
         total = self.payoffs.sum(axis=0)
-        return bool(np.ptp(total) <= 1e-12 * max(1.0, np.abs(self.payoffs).max()))
+        return bool(np.ptp(total) <= 1e-12 * np.abs(self.payoffs).max())
 
     def __repr__(self) -> str:
         return f"MatrixGame({self.name!r}, players={self.n_players}, actions={self.num_actions})"

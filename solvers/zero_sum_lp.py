@@ -55,25 +55,27 @@ def constant_sum_applies(payoffs: np.ndarray, options: Mapping[str, Any]) -> str
     """``None`` if ``payoffs`` is a 2-player constant-sum game, else the reason it is not.
 
     Constant-sum means ``payoffs[0] + payoffs[1]`` takes one value over all action
-    profiles, up to ``1e-9`` times the largest payoff magnitude (at least 1).
+    profiles, up to ``1e-9`` times the largest payoff magnitude.
     """
     if payoffs.ndim != 3 or payoffs.shape[0] != 2:
         return f"needs a 2-player game, got {payoffs.shape[0]} players"
     total = payoffs[0] + payoffs[1]
     spread = float(total.max() - total.min())
-    if spread > 1e-9 * max(1.0, float(np.abs(payoffs).max())):
+    if spread > 1e-9 * float(np.abs(payoffs).max()):
         return f"not constant-sum: payoffs[0] + payoffs[1] varies by {spread:.3g}"
     return None
 
 
 def _maximin_lp(matrix: np.ndarray) -> highspy.HighsLp:
-    """The row player's maximin LP over columns ``[x_1..x_m, v]``, shifted to entries >= 1.
+    """The row player's maximin LP over columns ``[x_1..x_m, v]``, mapped to entries in [1, 2].
 
-    Shifting makes every coefficient nonzero (HiGHS drops tiny entries) and keeps
-    the LP's scale independent of the payoffs' offset; strategies are unchanged.
+    HiGHS's tolerances are absolute (1e-7): mapping the payoff range onto [1, 2] keeps
+    the LP's accuracy independent of the payoffs' offset and scale, and makes every
+    coefficient nonzero (HiGHS drops tiny entries); strategies are unchanged. The LP's
+    value ``v`` is ``1 + (value - min) / range``.
     """
     m, n = matrix.shape
-    shifted = matrix - matrix.min() + 1.0
+    shifted = 1.0 + (matrix - matrix.min()) / _span(matrix)
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = m + 1, n + 1
@@ -88,6 +90,11 @@ def _maximin_lp(matrix: np.ndarray) -> highspy.HighsLp:
     lp.a_matrix_.index_ = np.r_[np.tile(np.arange(n + 1), m), np.arange(n)].astype(np.int32)
     lp.a_matrix_.value_ = np.r_[np.hstack([shifted, np.ones((m, 1))]).ravel(), -np.ones(n)]
     return lp
+
+
+def _span(matrix: np.ndarray) -> float:
+    span = float(matrix.max() - matrix.min())
+    return span if span > 0.0 else 1.0
 
 
 def _to_simplex(x: np.ndarray) -> np.ndarray:
@@ -148,7 +155,7 @@ def zero_sum_lp(payoffs: np.ndarray, *, select: Selection = "vertex") -> Candida
     # For the minimised -v, the duals of the >= rows are >= 0 and sum to 1 (the v column's
     # reduced cost is zero): they are the column player's strategy.
     y = _to_simplex(np.asarray(solution.row_dual[:n]))
-    value = -solver.getInfo().objective_function_value + float(matrix.min()) - 1.0
+    value = (-solver.getInfo().objective_function_value - 1.0) * _span(matrix) + float(matrix.min())
     constant = float(payoffs[0, 0, 0] + payoffs[1, 0, 0])
     info: dict[str, Any] = {"value": value, "values": [value, constant - value],
                             "status": "optimal",

@@ -53,7 +53,7 @@ def max_entropy_equilibrium(matrix: np.ndarray,
         ([("simplex vertex", lambda: _vertex_supports(scaled, vertex))] if vertex else [])
     # The simplex pair is exact to round-off unless HiGHS's 1e-7 tolerances bite
     # (near-ties ~1e-10 of the range); the selection must be as good as that pair.
-    tolerance = 1e-11 * max(1.0, span)
+    tolerance = 1e-11 * span
     if vertex is not None:
         vertex_regret = float((matrix @ vertex[1]).max() - (vertex[0] @ matrix).min())
         tolerance = max(tolerance, 2 * vertex_regret)

@@ -158,6 +158,10 @@ def test_dominance_reduction_prisoners_dilemma():
 
 def test_unknown_objective_names_accepted_ones():
     with pytest.raises(popgames.SolverError, match="accepted: max_welfare, max_min_payoff"):
+        nash_milp(STAG_HUNT, objective="max_fun")
+    # Through the registry the value is checked against objective's Literal annotation first.
+    with pytest.raises(popgames.GameCardError, match="objective': expected one of 'max_welfare', "
+                                                     "'max_min_payoff'"):
         solve(STAG_HUNT, "nash_milp", objective="max_fun")
     with pytest.raises(popgames.SolverError, match="unknown method"):
         nash_milp(STAG_HUNT, method="magic")

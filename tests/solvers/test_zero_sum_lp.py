@@ -340,7 +340,8 @@ def test_kuhn_psro_with_max_entropy_reaches_the_game_value():
 def test_bad_selection_and_failures_are_reported(monkeypatch):
     with pytest.raises(popgames.PopgamesError, match="unknown selection 'fancy'"):
         zero_sum_lp(zero_sum(np.eye(2)), select="fancy")
-    with pytest.raises(popgames.SolverError, match="unknown selection"):
+    # Through the registry the value is checked against select's Literal annotation first.
+    with pytest.raises(popgames.GameCardError, match="select': expected one of 'vertex', 'max_entropy'"):
         solve(zero_sum(np.eye(2)), "zero_sum_lp", select="fancy")
 
     class Failed:
@@ -387,3 +388,18 @@ def test_selection_on_a_general_sum_game_is_refused_not_ignored():
     with pytest.raises(popgames.SolverError, match="only for 2-player zero-sum games"):
         solve(battle, "nash", select="max_entropy")
     assert solve(battle, "nash").gap <= 1e-9
+
+
+@pytest.mark.parametrize("scale", [1.17549435e-38, 1e-9, 1e9, 1e150])
+def test_any_payoff_scale_gives_the_same_verified_strategies(scale):
+    # HiGHS's tolerances are absolute: once the tolerance scaled with the payoffs, the LP
+    # had to as well (hypothesis found [[-1.18e-38], [0]] failing verification).
+    matrix = np.random.default_rng(3).normal(size=(5, 4))
+    unit = solve(zero_sum(matrix), "zero_sum_lp")
+    sol = solve(zero_sum(matrix * scale), "zero_sum_lp")
+    assert sol.converged and sol.gap <= sol.tolerance
+    for ours, ref in zip(sol.marginals, unit.marginals):
+        np.testing.assert_allclose(ours, ref, atol=1e-9)
+    assert sol.info["value"] == pytest.approx(unit.info["value"] * scale, rel=1e-9)
+    tiny = solve(np.array([[[-1.17549435e-38], [0.0]], [[1.17549435e-38], [0.0]]]), "zero_sum_lp")
+    np.testing.assert_allclose(tiny.marginals[0], [0, 1])
