@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyspiel
 from open_spiel.python import policy as os_policy
 
-from popgames.spiel_tree import GameTree, build_tree
+from popgames.errors import GameCardError
+from popgames.spiel_best_response import mixture_policy as mixture_block
+from popgames.spiel_tree import GameTree, build_tree, player_rows
 
 
-def _replay(tree: GameTree, history: tuple[int, ...]) -> pyspiel.State:
+def replay(tree: GameTree, history: tuple[int, ...]) -> pyspiel.State:
+    """The state of ``tree.game`` reached by the actions ``history`` (e.g. ``tree.info_history[i]``)."""
     state = tree.game.new_initial_state()
     for a in history:
         state.apply_action(a)
@@ -33,7 +36,7 @@ def tabular_template(tree: GameTree) -> os_policy.TabularPolicy:
     of all states (seconds on larger games).
     """
     width = len(str(len(tree.info_history)))
-    states = {str(i).zfill(width): _replay(tree, h) for i, h in enumerate(tree.info_history)}
+    states = {str(i).zfill(width): replay(tree, h) for i, h in enumerate(tree.info_history)}
     return os_policy.TabularPolicy(tree.game, states=states)
 
 
@@ -54,25 +57,123 @@ def to_tabular_policy(tree: GameTree, rows: np.ndarray,
     return out
 
 
-def from_tabular_policy(tree: GameTree, policy: os_policy.Policy) -> np.ndarray:
-    """Rows ``[n_infostates, A]`` of an OpenSpiel policy of ``tree.game``.
+def from_tabular_policy(tree: GameTree, policy: Any, source: str = "<policy>") -> np.ndarray:
+    """Rows ``[n_infostates, A]`` of an OpenSpiel policy of ``tree.game``, checked.
 
-    A ``TabularPolicy`` is read by information-state string; any other
-    ``open_spiel.python.policy.Policy`` is asked at one history of each infostate.
+    Accepts what researchers hold: a python ``open_spiel.python.policy.TabularPolicy``
+    (read by information-state string), any other python ``Policy`` (asked at one
+    history of each infostate), and any ``pyspiel.Policy`` -- ``pyspiel.TabularPolicy``
+    (e.g. ``pyspiel.kuhn_poker.get_optimal_policy``), ``UniformRandomPolicy``, ... --
+    asked with a state (its lookup is by the acting player's infostate string).
+
+    Raises
+    ------
+    GameCardError
+        If an infostate has no row, or a row is not a distribution on its legal actions.
     """
     if isinstance(policy, os_policy.TabularPolicy):
-        try:
-            index = np.array([policy.state_lookup[s] for s in tree.info_strings], np.int64)
-        except KeyError as exc:
-            raise ValueError(f"TabularPolicy has no row for infostate {exc.args[0]!r}") from None
+        missing = [s for s in tree.info_strings if s not in policy.state_lookup]
+        if missing:
+            raise GameCardError(source, f"policy[{missing[0]!r}]",
+                                f"the TabularPolicy has no row for this infostate "
+                                f"({len(missing)} of {tree.n_infostates} missing)")
+        index = np.array([policy.state_lookup[s] for s in tree.info_strings], np.int64)
         rows = np.asarray(policy.action_probability_array, np.float64)[index]
-        return np.where(tree.legal, rows, 0.0)
-    rows = np.zeros(tree.legal.shape)
-    for i, h in enumerate(tree.info_history):
-        state = _replay(tree, h)
-        for a, p in policy.action_probabilities(state, int(tree.info_player[i])).items():
-            rows[i, a] = p
-    return rows
+        rows = np.where(tree.legal, rows, 0.0)   # python tables keep zeros on illegal actions
+    elif isinstance(policy, (os_policy.Policy, pyspiel.Policy)):
+        rows = np.zeros(tree.legal.shape)
+        native = isinstance(policy, pyspiel.Policy)   # C++ policies take the state alone
+        for i, h in enumerate(tree.info_history):
+            state = replay(tree, h)
+            probs = (policy.action_probabilities(state) if native
+                     else policy.action_probabilities(state, int(tree.info_player[i])))
+            for a, p in probs.items():
+                if not 0 <= a < tree.n_actions:
+                    raise GameCardError(source, f"policy[{tree.info_strings[i]!r}]",
+                                        f"action {a} is not an action of {tree.game}")
+                rows[i, a] = p
+    else:
+        raise GameCardError(source, "policy", f"expected an OpenSpiel policy "
+                            f"(python Policy or pyspiel.Policy), got {type(policy).__name__}")
+    return check_policy_rows(tree, rows, source)
+
+
+def check_policy_rows(tree: GameTree, rows: Any, source: str = "<policy>") -> np.ndarray:
+    """``rows`` as a float joint policy ``[n_infostates, A]`` after checking it.
+
+    Accepts the joint array or a list of per-player blocks ``[n_info_p, A]``.
+    Entries within ``1e-9`` below zero (clipped to zero) and rows within ``1e-6`` of
+    summing to one are accepted; rows are otherwise returned exactly as given.
+
+    Raises
+    ------
+    GameCardError
+        On a wrong shape, a non-finite or negative entry, mass on an illegal action, or
+        a row that does not sum to one; the message names the infostate.
+    """
+    if isinstance(rows, (list, tuple)) and len(rows) == tree.n_players and all(
+            np.shape(b) == (tree.n_info(p), tree.n_actions) for p, b in enumerate(rows)):
+        rows = np.concatenate([np.asarray(b, np.float64) for b in rows])
+    try:
+        rows = np.array(rows, np.float64)
+    except (TypeError, ValueError) as exc:
+        raise GameCardError(source, "policy", f"not a numeric array ({exc})") from None
+    if rows.shape != tree.legal.shape:
+        raise GameCardError(source, "policy", f"expected shape {tree.legal.shape} "
+                            f"([n_infostates, n_actions]) or per-player blocks, got {rows.shape}")
+    bad = ~np.isfinite(rows).all(axis=1) | (rows < -1e-9).any(axis=1) \
+        | (np.abs(np.where(tree.legal, 0.0, rows)) > 1e-9).any(axis=1) \
+        | (np.abs(np.where(tree.legal, rows, 0.0).sum(axis=1) - 1.0) > 1e-6)
+    if bad.any():
+        i = int(np.argmax(bad))
+        shown = {a: float(p) for a, p in enumerate(rows[i]) if p != 0 or tree.legal[i, a]}
+        raise GameCardError(source, f"policy[{tree.info_strings[i]!r}]",
+                            f"not a distribution on the legal actions "
+                            f"{np.flatnonzero(tree.legal[i]).tolist()}: {shown}")
+    return np.where(tree.legal, np.clip(rows, 0.0, None), 0.0)
+
+
+def mixture_policy(game: SpielGame, populations: Sequence[Sequence[np.ndarray]],
+                   weights: Sequence[np.ndarray]) -> os_policy.TabularPolicy:
+    """The behaviour policy realisation-equivalent to a mixture of population policies.
+
+    Parameters
+    ----------
+    game
+        The game the policies belong to.
+    populations
+        Per player, its population: policy blocks ``[n_info_p, A]`` (as PSRO stores
+        them) or joint policies ``[n_infostates, A]`` (the player's rows are used).
+    weights
+        Per player, the mixture weights ``[len(populations[p])]`` (a meta-strategy's
+        marginals), non-negative and summing to one.
+
+    Returns
+    -------
+    os_policy.TabularPolicy
+        At each infostate of player ``p``, the average of the members' rows weighted by
+        ``weights[p][k]`` times member ``k``'s own reach of the infostate (Kuhn's
+        theorem: same outcome distribution as drawing a member once per game); where no
+        weighted member reaches it, the weight-averaged rows.
+    """
+    tree = game.tree
+    if len(populations) != tree.n_players or len(weights) != tree.n_players:
+        raise GameCardError("<mixture>", "populations", f"expected {tree.n_players} populations "
+                            f"and weight vectors, got {len(populations)} and {len(weights)}")
+    blocks = []
+    for p, (pop, w) in enumerate(zip(populations, weights)):
+        w = np.asarray(w, np.float64)
+        if w.shape != (len(pop),) or len(pop) == 0:
+            raise GameCardError("<mixture>", f"weights[{p}]", f"expected {len(pop)} weights "
+                                f"(one per population member), got shape {w.shape}")
+        if not np.isfinite(w).all() or (w < -1e-9).any() or abs(w.sum() - 1.0) > 1e-6:
+            raise GameCardError("<mixture>", f"weights[{p}]", "not a probability distribution")
+        try:
+            members = np.stack([player_rows(tree, p, m) for m in pop])
+        except ValueError as exc:
+            raise GameCardError("<mixture>", f"populations[{p}]", str(exc)) from None
+        blocks.append(mixture_block(tree, members, np.clip(w, 0.0, None), p))
+    return game.to_tabular_policy(np.concatenate(blocks))
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +232,6 @@ class SpielGame:
         """Joint policy rows ``[n_infostates, A]`` as an OpenSpiel ``TabularPolicy``."""
         return to_tabular_policy(self.tree, policy_rows, self._template)
 
-    def from_tabular_policy(self, tabular: os_policy.Policy) -> np.ndarray:
-        """Rows ``[n_infostates, A]`` of an OpenSpiel policy (tabular or not)."""
+    def from_tabular_policy(self, tabular: Any) -> np.ndarray:
+        """Rows ``[n_infostates, A]`` of an OpenSpiel policy, python or pyspiel (tabular or not)."""
         return from_tabular_policy(self.tree, tabular)
