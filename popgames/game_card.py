@@ -34,7 +34,9 @@ def _require(card: dict, key: str, kind: type | tuple[type, ...], src: str, pref
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], src: str, field: str) -> Any:
-    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # TOML's true/false are Python bools, which are ints: not numbers unless bool is asked for.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):
         want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise GameCardError(src, field, f"expected {want}, got {type(value).__name__} {value!r}")
     return value
@@ -47,6 +49,11 @@ def _string_list(value: Any, src: str, field: str) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise GameCardError(src, field, f"duplicate names in {value}")
     return tuple(value)
+
+
+def _name(card: dict, src: str) -> str:
+    """The card's ``name``, by default its folder's."""
+    return _typed(card.get("name", Path(src).parent.name), str, src, "name")
 
 
 def _solver_tables(card: dict, src: str) -> dict[str, dict[str, Any]]:
@@ -72,6 +79,8 @@ def _psro_table(card: dict, src: str) -> dict[str, Any]:
         if key not in PSRO_KEYS:
             raise GameCardError(src, f"psro.{key}", f"unknown key (known: {', '.join(PSRO_KEYS)})")
         _typed(value, PSRO_KEYS[key], src, f"psro.{key}")
+    if isinstance(table.get("initial"), list) and not _string_list(table["initial"], src, "psro.initial"):
+        raise GameCardError(src, "psro.initial", "names no policy")
     if "meta_solver" in table and table["meta_solver"] not in registry.names():
         raise GameCardError(src, "psro.meta_solver", f"unknown meta-solver "
                             f"'{table['meta_solver']}' (known: {', '.join(registry.names())})")
@@ -80,7 +89,18 @@ def _psro_table(card: dict, src: str) -> dict[str, Any]:
     return table
 
 
+def _check_numbers(value: Any, src: str, field: str) -> None:
+    """Every entry of nested lists is an int or a float; numpy would read ``"2"`` and ``true``
+    as numbers."""
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_numbers(v, src, f"{field}[{i}]")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GameCardError(src, field, f"expected a number, got {type(value).__name__} {value!r}")
+
+
 def _payoff_array(value: Any, shape: tuple[int, ...], src: str, field: str) -> np.ndarray:
+    _check_numbers(value, src, field)
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -112,7 +132,7 @@ def parse_matrix(card: dict, src: str) -> MatrixGame:
             raise GameCardError(src, f"payoffs.{key}", f"not a player (players: {', '.join(players)})")
     payoffs = np.stack([_payoff_array(_require(table, p, list, src, "payoffs."), shape,
                                       src, f"payoffs.{p}") for p in players])
-    return MatrixGame(payoffs, name=card.get("name", Path(src).parent.name),
+    return MatrixGame(payoffs, name=_name(card, src),
                       players=players, actions=actions,
                       description=_typed(card.get("description", ""), str, src, "description"),
                       solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
@@ -141,7 +161,7 @@ def parse_openspiel(card: dict, src: str) -> Any:
                                 f"(known: {', '.join(sorted(known))})")
         _typed(value, (bool, int, float, str), src, f"params.{key}")
     try:
-        game = SpielGame(spiel_name, params, name=card.get("name", Path(src).parent.name),
+        game = SpielGame(spiel_name, params, name=_name(card, src),
                          description=_typed(card.get("description", ""), str, src, "description"),
                          solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
                          source=src)
@@ -154,28 +174,44 @@ def parse_openspiel(card: dict, src: str) -> Any:
     return game
 
 
+def _rules_path(card: dict, src: str) -> Path:
+    """The card's ``rules`` file, resolved; it must be a ``.py`` file inside the card's folder
+    (symlinks resolved), so that a card cannot run any Python file on disk."""
+    given = _typed(card.get("rules", "rules.py"), str, src, "rules")
+    folder = Path(src).parent.resolve()
+    path = (folder / given).resolve()
+    if Path(given).is_absolute():
+        raise GameCardError(src, "rules", f"{given!r} is an absolute path; name a file in the card's folder")
+    if not path.is_relative_to(folder):
+        raise GameCardError(src, "rules", f"{given!r} lies outside the card's folder ({path})")
+    if path.suffix != ".py":
+        raise GameCardError(src, "rules", f"{given!r} is not a .py file")
+    return path
+
+
 def parse_markov(card: dict, src: str) -> Any:
     """Build a :class:`~popgames.markov_game.MarkovGame` from a ``kind = "markov"`` card.
 
-    ``rules`` names the Python file next to the card that holds the rules (default
+    ``rules`` names the Python file in the card's folder that holds the rules (default
     ``rules.py``); ``[params]`` overrides its ``PARAMS``; ``[oracle]`` holds options of
     the learned best-response oracle (checked when the oracle is built). The rules are
-    built on the CPU here; ``MarkovGame.on_device`` moves them.
+    built on the CPU here and checked on one short episode
+    (:func:`~popgames.markov_rules_check.check_rules`); ``MarkovGame.on_device`` moves them.
     """
-    import torch
+    from popgames.markov_game import MarkovGame, checked_params
+    from popgames.markov_rules_check import (build_rules, check_rules, forget_rules_module,
+                                             load_rules_module)
 
-    from popgames.markov_game import MarkovGame, checked_params, load_rules_module
-
-    rules_file = _typed(card.get("rules", "rules.py"), str, src, "rules")
-    module = load_rules_module(Path(src).parent / rules_file, src)
-    params = checked_params(module, _typed(card.get("params", {}), dict, src, "params"), src)
+    path = _rules_path(card, src)
+    module = load_rules_module(path, src)
     try:
-        rules = module.make(params, torch.device("cpu"))
-    except ValueError as exc:
-        # Rules name the offending parameter first ("coins must be >= 1"): point at it.
-        first = str(exc).replace(",", " ").replace(":", " ").split(" ")[0]
-        raise GameCardError(src, f"params.{first}" if first in params else "params", str(exc)) from None
-    return MarkovGame(card.get("name", Path(src).parent.name), rules, params, module,
+        params = checked_params(module, _typed(card.get("params", {}), dict, src, "params"), src)
+        rules = build_rules(module, params, path, src)
+        check_rules(module, rules, params, path)
+    except GameCardError:
+        forget_rules_module(module)  # an edited file is read afresh on the next load
+        raise
+    return MarkovGame(_name(card, src), rules, params, module,
                       description=_typed(card.get("description", ""), str, src, "description"),
                       solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
                       oracle_options=_typed(card.get("oracle", {}), dict, src, "oracle"), source=src)

@@ -21,14 +21,17 @@ folder by default); the module defines ``make(params: dict, device) -> rules`` p
 ``ValueError`` from ``make`` whose message starts with a parameter's name is reported
 as a card error on that parameter. Rules may set ``obs_bounds = (low, high)`` (used for
 the PettingZoo adapter's observation spaces).
+
+The rules file must lie inside the card's folder. When the card loads, the module is
+imported and one episode is played on a small batch to check all of the above
+(:mod:`popgames.markov_rules_check`): a broken rules file is one card error naming the
+file, the function and the problem.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Protocol
 
@@ -127,24 +130,6 @@ class MarkovGame:
                           self.solver_options, self.psro, self.oracle_options, self.source)
 
 
-def load_rules_module(path: Path, src: str) -> ModuleType:
-    """Import a game folder's rules file under a stable, unique module name."""
-    if not path.is_file():
-        raise GameCardError(src, "rules", f"no rules file {path.name} next to the card")
-    name = f"popgames_rules_{abs(hash(str(path.resolve()))):x}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    for needed in ("make", "PARAMS", "reference_policies"):
-        if not hasattr(module, needed):
-            del sys.modules[name]
-            raise GameCardError(src, "rules", f"{path.name} defines no '{needed}'")
-    return module
-
-
 def checked_params(module: ModuleType, given: Mapping[str, Any], src: str) -> dict[str, Any]:
     """The card's ``[params]`` over the module's defaults, with names and types checked."""
     params = dict(module.PARAMS)
@@ -162,5 +147,7 @@ def checked_params(module: ModuleType, given: Mapping[str, Any], src: str) -> di
         if not ok:
             raise GameCardError(src, f"params.{key}", f"expected {type(default).__name__}, "
                                 f"got {type(value).__name__} {value!r}")
+        if isinstance(default, float) and not math.isfinite(value):
+            raise GameCardError(src, f"params.{key}", f"must be finite, got {value!r}")
         params[key] = float(value) if isinstance(default, float) else value
     return params

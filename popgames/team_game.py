@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -104,7 +103,7 @@ def parse_team_matrix(card: dict, src: str) -> TeamMatrixGame:
     ``[params]`` holds ``N`` (agents per team, 1..10), ``C`` and ``epsilon``; ``[fxp]``
     defaults of the FXP loop (checked when the loop starts); ``[psro]`` as for matrix cards.
     """
-    from popgames.game_card import _psro_table, _solver_tables, _typed
+    from popgames.game_card import _name, _psro_table, _solver_tables, _typed
 
     params = dict(_typed(card.get("params", {}), dict, src, "params"))
     known = {"N": 3, "C": 1.5, "epsilon": 0.1}
@@ -119,7 +118,7 @@ def parse_team_matrix(card: dict, src: str) -> TeamMatrixGame:
     if not (np.isfinite(c) and np.isfinite(eps)):
         raise GameCardError(src, "params", "C and epsilon must be finite")
     return build_fxp_team_game(
-        n, c, eps, name=card.get("name", Path(src).parent.name),
+        n, c, eps, name=_name(card, src),
         description=_typed(card.get("description", ""), str, src, "description"),
         solver_options=_solver_tables(card, src), psro=_psro_table(card, src),
         fxp=_fxp_table(card, src), source=src)

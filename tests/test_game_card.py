@@ -76,7 +76,20 @@ BAD = [
     ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, 2], [4, 5]]', "payoffs.row", "expected shape (2, 3)"),
     ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, nan, 3], [4, 5, 6]]', "payoffs.row", "NaN"),
     ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, inf, 3], [4, 5, 6]]', "payoffs.row", "infinite"),
-    ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, "x", 3], [4, 5, 6]]', "payoffs.row", "numbers"),
+    ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, "x", 3], [4, 5, 6]]', "payoffs.row[0][1]",
+     "expected a number, got str 'x'"),
+    # numpy would read these as 2.0 and 1.0
+    ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, 2, 3], ["2", 5, 6]]', "payoffs.row[1][0]",
+     "expected a number, got str '2'"),
+    ('column = [[0, 0, 0], [1, 1, 1]]', 'column = [[0, 0, 0], [1, true, 1]]', "payoffs.column[1][1]",
+     "expected a number, got bool True"),
+    ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, 2, 3], [4, 5, {v = 6}]]', "payoffs.row[1][2]",
+     "expected a number, got dict"),
+    ('row = [[1, 2, 3], [4, 5, 6]]', 'row = [[1, 2, 3], [4, 5]]', "payoffs.row", "not a rectangular array"),
+    ('name = "tiny"', 'name = 3', "name", "expected str, got int 3"),
+    ('iterations = 3', 'iterations = true', "psro.iterations", "expected int, got bool True"),
+    ('iterations = 3', 'iterations = 3\ninitial = ["a", 1]', "psro.initial[1]", "expected str"),
+    ('iterations = 3', 'iterations = 3\ninitial = []', "psro.initial", "names no policy"),
     ('row = [[1, 2, 3], [4, 5, 6]]\n', "", "payoffs.row", "missing"),
     ('column = [[0, 0, 0], [1, 1, 1]]', 'columns = [[0, 0, 0], [1, 1, 1]]', "payoffs.columns", "not a player"),
     ('actions = [["a", "b"], ["x", "y", "z"]]', 'actions = [["a", "b"]]', "actions", "1 action lists for 2"),
@@ -147,3 +160,24 @@ def test_matrix_game_from_array_checks_input():
         popgames.MatrixGame(np.zeros((3, 2, 2)))
     game = popgames.MatrixGame(np.zeros((2, 2, 3)))
     assert game.actions == (("a0", "a1"), ("a0", "a1", "a2")) and game.is_constant_sum
+
+
+TEAM = """
+kind = "team_matrix"
+[params]
+N = 2
+C = 1.5
+epsilon = 0.1
+"""
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("C = 1.5", "C = true", "params.C"),            # float(True) would be 1.0
+    ("epsilon = 0.1", 'epsilon = "0.1"', "params.epsilon"),
+    ("N = 2", "N = true", "params.N"),
+    ('kind = "team_matrix"', 'kind = "team_matrix"\nname = 7', "name"),
+])
+def test_team_card_numbers_are_numbers(tmp_path, old, new, field):
+    assert popgames.load_game(_write(tmp_path, TEAM)).team_size == 2
+    with pytest.raises(GameCardError, match=f"field '{field}': expected"):
+        popgames.load_game(_write(tmp_path, TEAM.replace(old, new)))

@@ -177,7 +177,9 @@ def test_checked_params():
     module = load("commons").module
     assert checked_params(module, {"multiplier": 2}, "src")["multiplier"] == 2.0  # int for float
     for given, field in (({"rounds": True}, "params.rounds"), ({"rounds": 2.0}, "params.rounds"),
-                         ({"players": 3}, "params.players")):
+                         ({"players": 3}, "params.players"), ({"multiplier": "2"}, "params.multiplier"),
+                         ({"multiplier": float("nan")}, "params.multiplier"),  # TOML has nan and inf
+                         ({"multiplier": float("inf")}, "params.multiplier")):
         with pytest.raises(GameCardError, match=field):
             checked_params(module, given, "src")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import torch
@@ -19,13 +20,14 @@ def load(name: str):
 
 def card(tmp_path: Path, name: str, **params):
     """A shipped game's rules under a fresh card in ``tmp_path`` with these ``[params]``."""
-    lines = ['kind = "markov"', f'name = "{name}"',
-             f'rules = "{(REPO / "games" / name / "rules.py").as_posix()}"', "[params]"]
+    lines = ['kind = "markov"', f'name = "{name}"', 'rules = "rules.py"', "[params]"]
     for key, value in params.items():
         text = f'"{value}"' if isinstance(value, str) else repr(value)
         lines.append(f"{key} = {text}")
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
+    # A card's rules file must lie in its folder: a copy of the shipped one.
+    shutil.copyfile(REPO / "games" / name / "rules.py", folder / "rules.py")
     (folder / "game.toml").write_text("\n".join(lines) + "\n")
     return popgames.load_game(folder)
 
