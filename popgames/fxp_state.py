@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from popgames.empirical_game import EmpiricalGame
+from popgames.errors import PopgamesError
 from popgames.fxp_options import Learner, check_loop_options
 from popgames.randomness import task_rng
 
@@ -109,12 +110,57 @@ def state_arrays(state: FxpState, learner: Learner) -> tuple[dict[str, np.ndarra
 
 def state_from_arrays(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any],
                       learner: Learner) -> FxpState:
-    """Inverse of :func:`state_arrays`."""
-    seats = 1 if meta["symmetric"] else 2
-    mains = [learner.from_array(arrays[f"main_{i}"]) for i in range(seats)]
-    counters = [learner.from_array(arrays[f"counter_{i}"]) for i in range(seats)]
-    if meta["symmetric"]:
+    """Inverse of :func:`state_arrays`, checking that the checkpoint is consistent.
+
+    Each iteration adds one main version and one counter per seat to the first of each,
+    so a history of ``T`` iterations needs ``T + 1`` of both, and meta-game ``i`` has shape
+    ``[2, *sizes of state.side(i)]``; a checkpoint where they disagree (or an array is
+    missing) raises :class:`~popgames.errors.PopgamesError` instead of resuming with wrong
+    numbers.
+    """
+    symmetric, history = meta.get("symmetric"), meta.get("history")
+    elapsed = meta.get("elapsed")
+    if not isinstance(symmetric, bool):
+        raise PopgamesError("the state does not say whether the run is symmetric")
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise PopgamesError("the state has no history (a list of records)")
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)):
+        raise PopgamesError("the state has no elapsed time")
+    versions = len(history) + 1
+    for k, record in enumerate(history):
+        if (record.get("iteration") != k or record.get("main_versions", k + 1) != k + 1
+                or record.get("population_size", [k + 1] * 2) != [k + 1] * 2):
+            raise PopgamesError(f"history record {k} (iteration {record.get('iteration')!r}, "
+                                f"main_versions {record.get('main_versions')!r}, population_size "
+                                f"{record.get('population_size')!r}) is out of sequence")
+    seats = 1 if symmetric else 2
+
+    def policies(name: str) -> list[Any]:
+        if name not in arrays:
+            raise PopgamesError(f"no '{name}' array")
+        try:
+            out = learner.from_array(arrays[name])
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise PopgamesError(f"'{name}' cannot be restored ({type(exc).__name__}: {exc})") from None
+        if len(out) != versions:
+            raise PopgamesError(f"'{name}' holds {len(out)} policies; the history ({len(history)} "
+                                f"iterations) needs {versions}")
+        return out
+
+    mains = [policies(f"main_{i}") for i in range(seats)]
+    counters = [policies(f"counter_{i}") for i in range(seats)]
+    if symmetric:
         mains, counters = mains * 2, counters * 2
-    games = [EmpiricalGame(np.array(arrays[f"meta_game_{i}"])) for i in range(seats)]
-    return FxpState(mains, counters, games, bool(meta["symmetric"]), list(meta["history"]),
-                    float(meta["elapsed"]))
+    state = FxpState(mains, counters, [], symmetric, list(history), float(elapsed))
+    for i in range(seats):
+        name = f"meta_game_{i}"
+        if name not in arrays:
+            raise PopgamesError(f"no '{name}' array")
+        payoffs = np.array(arrays[name])
+        shape = (2, *(len(p) for p in state.side(i)))
+        if payoffs.shape != shape:
+            raise PopgamesError(f"'{name}' has shape {payoffs.shape}; the populations need {shape}")
+        if not np.isfinite(payoffs).all():
+            raise PopgamesError(f"'{name}' holds NaN or infinite entries")
+        state.meta_games.append(EmpiricalGame(payoffs))
+    return state

@@ -59,23 +59,33 @@ class PpoConfig:
     threads: int = 1  # torch intra-op threads: small batched ops run faster on one
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], source: str = "oracle") -> "PpoConfig":
+    def from_options(cls, options: Mapping[str, Any], source: str = "oracle",
+                     flagged: Mapping[str, str] | None = None) -> "PpoConfig":
+        """The config of ``options`` (a card's ``[oracle]`` table merged with command-line ones).
+
+        Errors name ``source`` (the card file), or for a key in ``flagged`` the flag that set
+        it (``{"updates": "--oracle-option"}``), so a bad value is blamed where it was written.
+        """
+        flagged = flagged or {}
         known = {f.name: f.type for f in fields(cls)}
         values = {}
         for key, value in options.items():
+            where = flagged.get(key, source)
             if key not in known:
-                raise GameCardError(source, f"oracle.{key}", f"unknown PPO option (known: {', '.join(known)})")
+                raise GameCardError(where, f"oracle.{key}", f"unknown PPO option (known: {', '.join(known)})")
             default = getattr(cls, key)
             if isinstance(default, bool):
                 if not isinstance(value, bool):
-                    raise GameCardError(source, f"oracle.{key}", f"expected true/false, got {value!r}")
+                    raise GameCardError(where, f"oracle.{key}", f"expected true/false, got {value!r}")
             elif not isinstance(value, (int, float)) or isinstance(value, bool) or (
                     isinstance(default, int) and not float(value).is_integer()):
-                raise GameCardError(source, f"oracle.{key}", f"expected a number, got {value!r}")
+                raise GameCardError(where, f"oracle.{key}", f"expected a number, got {value!r}")
             values[key] = type(default)(value)
         config = cls(**values)
         if config.num_envs < config.minibatches or config.updates < 0 or config.epochs < 1:
-            raise GameCardError(source, "oracle", "need num_envs >= minibatches, updates >= 0, epochs >= 1")
+            involved = [flagged[k] for k in ("num_envs", "minibatches", "updates", "epochs") if k in flagged]
+            raise GameCardError(involved[0] if involved else source, "oracle",
+                                "need num_envs >= minibatches, updates >= 0, epochs >= 1")
         return config
 
     def as_dict(self) -> dict[str, Any]:

@@ -3,12 +3,17 @@
 Thin by design: it reads the card and flags, creates or resumes the run folder, pulls
 records from the :func:`popgames.psro.psro` generator, checkpoints after every
 iteration and writes the report at the end. All algorithmic work is in the loop.
+
+Every flag and option is checked before the folder is touched; the folder is then locked
+for the whole run (:meth:`popgames.run_folder.RunFolder.locked`). ``--resume`` refuses a
+flag whose value differs from the run's (``--option``, ``--oracle-option``, ``--seed``,
+...) and fewer ``--iterations`` than are done, and falls back to the previous checkpoint
+when the latest is damaged.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +21,13 @@ from typing import Any
 from tqdm import tqdm
 
 import popgames
-from popgames.cli_common import parse_option
+from popgames.analysis.game_facts import write_game_facts
+from popgames.cli_common import (card_digest, check_same_options, check_seed, parse_option,
+                                 resume_checkpoint)
 from popgames.errors import PopgamesError
 from popgames.exact_oracles import TIE_BREAKS, oracle_for
 from popgames.game_card import load_game
-from popgames.psro import psro, state_arrays, state_from_arrays
+from popgames.psro import PsroState, psro, state_arrays, state_from_arrays
 from popgames.run_folder import RunFolder, RunFolderError
 from popgames.solvers import registry
 
@@ -77,33 +84,36 @@ def check_device(device: str) -> str:
     return device
 
 
-def _card_digest(game: Any) -> str:
-    source = getattr(game, "source", None)
-    return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16] if source else "unknown"
-
-
 def _settings(args: argparse.Namespace, game: Any) -> dict[str, Any]:
+    """The run's settings from the card and flags, every one checked: nothing is written yet."""
     card = dict(getattr(game, "psro", {}))
+    source = str(getattr(game, "source", None) or game.name)
     meta_solver = args.meta_solver or card.get("meta_solver", "nash")
     registry.entry(meta_solver)
-    options = {**dict(getattr(game, "solver_options", {}).get(meta_solver, {})),
-               **dict(parse_option(o) for o in args.option)}
-    registry.check_options(meta_solver, options)
+    card_options = dict(getattr(game, "solver_options", {}).get(meta_solver, {}))
+    flag_options = dict(parse_option(o) for o in args.option)
+    registry.check_options(meta_solver, card_options, source)
+    options = {**card_options, **flag_options}
+    if flag_options:
+        registry.check_options(meta_solver, options, "--option")  # names and values
     oracle_options = {}
     if type(game).__name__ == "MarkovGame":
         from popgames.ppo_oracle import PpoConfig
 
-        oracle_options = {**game.oracle_options, **dict(parse_option(o) for o in args.oracle_option)}
-        PpoConfig.from_options(oracle_options, "--oracle-option")  # fail now, not mid-run
+        flag_oracle = dict(parse_option(o) for o in args.oracle_option)
+        oracle_options = {**game.oracle_options, **flag_oracle}
+        # Fail now, not mid-run; a bad key is blamed on the card's [oracle] table or the flag.
+        PpoConfig.from_options(oracle_options, source, {k: "--oracle-option" for k in flag_oracle})
     elif args.oracle_option:
         raise PopgamesError(f"--oracle-option: {game.name} has an exact oracle, which takes no options")
     iterations = args.iterations if args.iterations is not None else card.get("iterations", 20)
     if iterations < 1:
         raise PopgamesError(f"--iterations {iterations}: must be at least 1")
-    return {"game": str(args.game), "game_name": game.name, "card_sha256": _card_digest(game),
+    seed = check_seed(args.seed if args.seed is not None else card.get("seed", 0),
+                      args.seed is not None, source, "psro.seed")
+    return {"game": str(args.game), "game_name": game.name, "card_sha256": card_digest(game),
             "meta_solver": meta_solver, "solver_options": options, "iterations": int(iterations),
-            "seed": args.seed if args.seed is not None else card.get("seed", 0),
-            "tie_break": args.tie_break or card.get("tie_break", "tremble"),
+            "seed": seed, "tie_break": args.tie_break or card.get("tie_break", "tremble"),
             "device": check_device(args.device), "oracle": card.get("oracle", "exact"),
             "oracle_options": oracle_options, "popgames_version": popgames.__version__}
 
@@ -121,6 +131,10 @@ def _check_resume(saved: dict[str, Any], wanted: dict[str, Any], args: argparse.
             raise RunFolderError(f"{args.out}: --{flag.replace('_', '-')} {wanted[key]!r} differs from "
                                  f"the run's {saved.get(key)!r}")
     merged = {**saved, "solver_options": saved.get("solver_options", {})}
+    check_same_options(args.out, "--option", dict(parse_option(o) for o in args.option),
+                       merged["solver_options"])
+    check_same_options(args.out, "--oracle-option", dict(parse_option(o) for o in args.oracle_option),
+                       saved.get("oracle_options", {}))
     if args.iterations is not None:
         merged["iterations"] = wanted["iterations"]
     return merged
@@ -131,48 +145,64 @@ def _oracle(game: Any, config: dict[str, Any]) -> Any:
                       device=config["device"], options=config.get("oracle_options", {}))
 
 
+def _resume(folder: RunFolder, game: Any, wanted: dict[str, Any], args: argparse.Namespace
+            ) -> tuple[dict[str, Any], Any, PsroState]:
+    """The config, oracle and state of the run in ``folder`` (locked), checked against the flags."""
+    saved = folder.read_config()
+    config = _check_resume(saved, wanted, args)
+    oracle = _oracle(game, config)
+
+    def build(arrays: dict[str, Any], meta: dict[str, Any]) -> PsroState:
+        owner = (meta.get("card_sha256"), meta.get("meta_solver"))
+        if owner != (config["card_sha256"], config["meta_solver"]):
+            raise PopgamesError(f"it belongs to another run ({meta.get('game_name')}, "
+                                f"{meta.get('meta_solver')})")
+        return state_from_arrays(arrays, meta, oracle)
+
+    state = resume_checkpoint(folder, build, args.iterations, lambda s: s.iteration)
+    folder.write_metrics(state.history)  # drop any line written after the checkpoint
+    if config != saved:
+        folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
+    return config, oracle, state
+
+
 def psro_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     game = load_game(args.game)
     wanted = _settings(args, game)
     args.out = args.out or Path("runs") / game.name / f"{wanted['meta_solver']}-seed{wanted['seed']}"
     folder = RunFolder(args.out)
-    state = None
-    if args.resume:
-        saved = folder.read_config()
-        config = _check_resume(saved, wanted, args)
-        arrays, meta = folder.load_checkpoint()
-        if meta.get("card_sha256") != config["card_sha256"] or meta.get("meta_solver") != config["meta_solver"]:
-            raise RunFolderError(f"{folder.checkpoint_path}: checkpoint belongs to another run "
-                                 f"({meta.get('game_name')}, {meta.get('meta_solver')})")
-        oracle = _oracle(game, config)
-        state = state_from_arrays(arrays, meta, oracle)
-        folder.write_metrics(state.history)  # drop any line written after the checkpoint
-        if config != saved:
-            folder.write_config(config)  # e.g. more --iterations: the config must repeat the run
-    else:
-        config = wanted
-        oracle = _oracle(game, config)
-        folder.start(config)
-    loop = psro(game, config["meta_solver"], config["iterations"], config["seed"],
-                config["solver_options"], oracle=oracle, state=state)
-    done = state.iteration if state else 0
-    history = state.history if state else []
-    with tqdm(total=config["iterations"], initial=done, disable=not sys.stderr.isatty(),
-              desc=f"psro {game.name}", unit="it") as bar:
-        for record in loop:
-            arrays, meta = state_arrays(record.state, oracle)
-            meta.update(card_sha256=config["card_sha256"], meta_solver=config["meta_solver"],
-                        game_name=config["game_name"])
-            folder.save_checkpoint(arrays, meta)
-            folder.write_metrics(record.state.history)
-            history = record.state.history
-            bar.set_postfix(exploitability=f"{record.exploitability:.3g}")
-            bar.update(1)
-    if not args.no_report:
-        from popgames.analysis.report import write_report
+    # Everything is checked before the folder is touched: a bad flag leaves nothing behind.
+    oracle = None if args.resume else _oracle(game, wanted)
+    # One process per folder for the whole run; a second one is refused, touching nothing.
+    with folder.locked(create=not args.resume):
+        state = None
+        if args.resume:
+            config, oracle, state = _resume(folder, game, wanted, args)
+        else:
+            config = wanted
+            folder.start(config)
+        # What the report needs of the game, stored so rebuilding it never loads the game.
+        write_game_facts(folder.path, game)
+        loop = psro(game, config["meta_solver"], config["iterations"], config["seed"],
+                    config["solver_options"], oracle=oracle, state=state)
+        done = state.iteration if state else 0
+        history = state.history if state else []
+        with tqdm(total=config["iterations"], initial=done, disable=not sys.stderr.isatty(),
+                  desc=f"psro {game.name}", unit="it") as bar:
+            for record in loop:
+                arrays, meta = state_arrays(record.state, oracle)
+                meta.update(card_sha256=config["card_sha256"], meta_solver=config["meta_solver"],
+                            game_name=config["game_name"])
+                folder.save_checkpoint(arrays, meta)
+                folder.write_metrics(record.state.history)
+                history = record.state.history
+                bar.set_postfix(exploitability=f"{record.exploitability:.3g}")
+                bar.update(1)
+        if not args.no_report:
+            from popgames.analysis.report import write_report
 
-        write_report(folder.path)
+            write_report(folder.path)
     print(f"{game.name}: {len(history)} iterations, exploitability "
           f"{history[-1]['exploitability']:.4g} -> {folder.path}")
     return 0

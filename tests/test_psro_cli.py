@@ -108,6 +108,9 @@ def test_bad_resumes_leave_the_run_untouched(tmp_path, capsys):
     assert _files(run) == before
     checkpoint = run / "checkpoint" / "state.safetensors"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    # Else the run resumes from the previous checkpoint (tests/test_run_faults.py): damage it too.
+    previous = run / "checkpoint" / "state.prev.safetensors"
+    previous.write_bytes(previous.read_bytes()[:100])
     damaged = _files(run)
     _one_line_error(_in_process(capsys, "games/kuhn_poker", "--resume", "--iterations", "5",
                                 "--out", str(run)), "corrupt or truncated")
