@@ -20,34 +20,6 @@ import numpy as np  # noqa: E402
 from popgames.errors import PopgamesError  # noqa: E402
 
 Z95 = 1.96
-BASELINE_EPISODES = 4096
-BASELINES = (("greedy", "greedy"), ("welfare", "welfare"))
-
-
-def reference_baselines(config: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Episode metrics of reference self-play (e.g. greedy vs greedy), simulated afresh."""
-    import torch
-
-    from popgames.game_card import load_game
-    from popgames.markov_eval import profile_returns
-    from popgames.ppo_oracle import torch_threads
-
-    try:
-        game = load_game(config["game"])
-    except (PopgamesError, KeyError):
-        return {}
-    refs = game.reference_policies()
-    out = {}
-    with torch_threads(1):
-        for a, b in BASELINES:
-            if a in refs and b in refs:
-                seats = [refs[a]] + [refs[b]] * (game.n_players - 1)
-                returns, final = profile_returns(game.rules, seats, BASELINE_EPISODES,
-                                                 torch.Generator().manual_seed(0))
-                metrics = {k: float(v.double().mean()) for k, v in game.episode_metrics(final).items()}
-                metrics["return"] = float(returns.mean())
-                out[f"{a} vs {b}"] = metrics
-    return out
 
 
 def _plot(records: list[dict], baselines: dict[str, dict[str, float]], path: Path) -> list[str]:
@@ -103,9 +75,15 @@ def _equilibria(meta: np.ndarray, variances: np.ndarray | None, config: dict[str
 
 
 def markov_sections(run_dir: Path, config: dict[str, Any], records: list[dict],
-                    arrays: dict[str, np.ndarray] | None) -> list[str]:
-    """Markdown lines for a markov run (and ``game_metrics.png`` in ``run_dir``)."""
-    baselines = reference_baselines(config)
+                    arrays: dict[str, np.ndarray] | None,
+                    baselines: dict[str, dict[str, float]] | None) -> list[str]:
+    """Markdown lines for a markov run (and ``game_metrics.png`` in ``run_dir``).
+
+    ``baselines`` are the reference self-play metrics the run stored in its
+    ``game_facts.json`` (:mod:`popgames.analysis.game_facts`); ``None`` for a run made
+    before they were stored.
+    """
+    baselines = baselines or {}
     shown = _plot(records, baselines, run_dir / "game_metrics.png")
     last = records[-1]["game"]
     lines = ["## Social-dilemma metrics", "",

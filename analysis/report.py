@@ -1,8 +1,8 @@
 """Run reports: ``report.md`` with PNG plots, rebuilt from a run folder's files alone.
 
 ``python -m popgames.report RUN_DIR`` (or :func:`write_report`) reads ``config.toml``,
-``metrics.jsonl`` and, when present, the checkpoint (final population and meta-game),
-and writes ``report.md`` -- configuration table, final exploitability with each
+``metrics.jsonl``, ``game_facts.json`` and, when present, the checkpoint (final
+population and meta-game) -- data only, it never loads the game -- and writes ``report.md`` -- configuration table, final exploitability with each
 player's regret, final meta-strategy with policy names, exploitability by iteration --
 with three figures: ``exploitability.png`` (against iteration and wall-clock time),
 ``meta_strategy.png`` (each player's weights over the growing population) and
@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from popgames.analysis.game_facts import read_game_facts  # noqa: E402
 from popgames.errors import PopgamesError  # noqa: E402
 from popgames.payoff_tensor import joint_marginals, outer  # noqa: E402
 from popgames.run_folder import RunFolder  # noqa: E402
@@ -246,13 +247,10 @@ def write_report(run_dir: str | Path) -> Path:
     kind = KIND_LABEL.get(kind_key, "exploitability")
     players = len(last["population_size"])
     final_sizes = list(meta.shape[1:]) if meta is not None else last["population_size"]
-    actions = None
-    if pops is not None and pops[0].ndim == 1:   # matrix game: name the actions from its card
-        try:
-            from popgames.game_card import load_game
-            actions = list(load_game(config.get("game", "")).actions)
-        except (PopgamesError, OSError):
-            actions = None
+    # What only the game knows comes from the folder's game_facts.json: rebuilding a report
+    # never loads the game (a Markov card's rules.py is code).
+    facts = read_game_facts(run_dir)
+    actions = facts.get("actions") or None
     origins = policy_origins(records, final_sizes, pops, actions)
     named = _stored_names(run_dir, len(origins))
     if named is not None:  # learned policies carry names: "tit_for_tat", "ppo_p0_4", ...
@@ -322,7 +320,8 @@ def write_report(run_dir: str | Path) -> Path:
             arrays = RunFolder(run_dir).load_checkpoint()[0]
         except PopgamesError:
             arrays = None
-        lines += [""] + markov_sections(run_dir, config, records, arrays)
+        lines += [""] + markov_sections(run_dir, config, records, arrays,
+                                        facts.get("baselines"))
     path = run_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

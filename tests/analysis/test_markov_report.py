@@ -5,7 +5,8 @@ import re
 
 import numpy as np
 
-from popgames.analysis.markov_report import reference_baselines
+import popgames
+from popgames.analysis.game_facts import read_game_facts, reference_baselines
 from popgames.analysis.report import write_report
 from popgames.cli_common import run_main
 from popgames.run_driver import psro_main
@@ -21,6 +22,9 @@ def test_markov_report_sections(tmp_path):
                     "NashConv (PPO estimate)"):
         assert heading in text
     assert (run / "game_metrics.png").stat().st_size > 1000
+    # The baselines come from the game facts the driver stored, not from reloading the game.
+    assert "| greedy vs greedy |" in text
+    assert np.isclose(read_game_facts(run)["baselines"]["greedy vs greedy"]["split_efficiency"], 0.55)
     # Every equilibrium line carries a verified gap that is small.
     gaps = [float(g) for g in re.findall(r"\| ([0-9.]+e[-+][0-9]+) \|$", text, flags=re.M)]
     assert gaps and max(gaps) < 1e-3
@@ -35,7 +39,6 @@ def test_markov_report_sections(tmp_path):
 def test_reference_baselines_match_hand_values():
     # greedy vs greedy: 5 coins each a round -> efficiency (50 + 5) / 100 = 0.55 (see
     # tests/games/test_trust_split.py); honest conceding gives every coin to the winner: 1.0.
-    base = reference_baselines({"game": "games/trust_split"})
+    base = reference_baselines(popgames.load_game("games/trust_split"))
     assert np.isclose(base["greedy vs greedy"]["split_efficiency"], 0.55)
     assert np.isclose(base["welfare vs welfare"]["split_efficiency"], 1.0)
-    assert reference_baselines({"game": "no/such/game"}) == {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -114,4 +116,41 @@ def test_report_without_checkpoint_and_bad_folders(runs, tmp_path):
         write_report(run)
     (run / "metrics.jsonl").write_text(json.dumps({"x": 1})[:-1])
     with pytest.raises(PopgamesError, match="not a readable run folder"):
+        write_report(run)
+
+
+def test_rebuilding_a_received_report_runs_no_game_code(runs, tmp_path):
+    """A run folder someone sends you: its config.toml may name any game. Rebuilding the
+    report once loaded that game, and a Markov card's rules.py ran on this machine."""
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    marker = tmp_path / "rules_ran"
+    (trap / "game.toml").write_text('kind = "markov"\nname = "trap"\n')
+    (trap / "rules.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    received = tmp_path / "received"
+    received.mkdir()
+    for item in runs["rps"].iterdir():
+        if item.is_file():
+            (received / item.name).write_bytes(item.read_bytes())
+        else:
+            (received / item.name).mkdir()
+            for inner in item.iterdir():
+                (received / item.name / inner.name).write_bytes(inner.read_bytes())
+    config = (received / "config.toml").read_text()
+    (received / "config.toml").write_text(config.replace("games/rock_paper_scissors", str(trap)))
+    out = subprocess.run([sys.executable, "-m", "popgames.report", str(received)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert not marker.exists()
+    # The action names still appear: they come from the folder's game_facts.json.
+    assert "action rock (initial)" in (received / "report.md").read_text()
+
+
+def test_malformed_game_facts_are_one_clear_error(runs, tmp_path):
+    run = tmp_path / "copy"
+    run.mkdir()
+    for name in ("config.toml", "metrics.jsonl"):
+        (run / name).write_bytes((runs["rps"] / name).read_bytes())
+    (run / "game_facts.json").write_text('{"actions": [[1, 2]]}')
+    with pytest.raises(PopgamesError, match="game_facts.json: field 'actions'"):
         write_report(run)
