@@ -53,12 +53,31 @@ class PsroRecord:
     metrics: dict[str, Any]
     state: PsroState
     solution: registry.Solution
+    game: Any = None
 
     def __getattr__(self, name: str) -> Any:  # record.exploitability, record.iteration, ...
         try:
             return self.__dict__["metrics"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def tabular_policy(self) -> Any:
+        """The iteration's meta-strategy as one OpenSpiel ``TabularPolicy`` (OpenSpiel games).
+
+        Each player's mixture of the population members the meta-strategy was solved
+        over (this iteration's best responses excluded), as the behaviour policy
+        realisation-equivalent to it (:func:`popgames.spiel_game.mixture_policy`). For
+        Nash-type meta-solvers OpenSpiel's ``exploitability.nash_conv`` of it is
+        ``self.exploitability``; for CE/CCE it is the product of the joint's marginals.
+        """
+        from popgames.spiel_game import SpielGame, mixture_policy
+
+        if not isinstance(self.game, SpielGame):
+            raise PopgamesError(f"tabular_policy: {type(self.game).__name__} is not an OpenSpiel game")
+        sol = self.solution
+        weights = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
+        return mixture_policy(self.game, [pop[:len(w)] for pop, w in zip(self.state.population, weights)],
+                              weights)
 
 
 def initial_state(oracle: ExactOracle) -> PsroState:
@@ -202,7 +221,7 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
                              lambda profiles: oracle.payoffs(state.population, profiles))
         metrics["wall_time"] = state.elapsed + time.perf_counter() - started
         state.history.append(metrics)
-        yield PsroRecord(metrics, state, sol)
+        yield PsroRecord(metrics, state, sol, game)
 
 
 def state_arrays(state: PsroState, oracle: ExactOracle) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 import popgames
@@ -190,3 +191,17 @@ def test_ce_jpsro_adds_a_best_response_per_recommendation():
         gaps.append(rec.exploitability)
     assert gaps[-1] < 0.05 * gaps[0]
     assert all(b <= a + 1e-9 for a, b in zip(gaps, gaps[1:]))
+
+
+@pytest.mark.parametrize("meta_solver", ["nash", "alpharank"])
+def test_record_exports_its_meta_strategy_as_an_openspiel_policy(meta_solver):
+    """record.tabular_policy() is the meta-strategy's mixture as a TabularPolicy that
+    OpenSpiel scores itself: its nash_conv is the loop's exploitability."""
+    game = SpielGame("kuhn_poker")
+    for rec in _run(game, meta_solver, 4):
+        policy = rec.tabular_policy()
+        assert isinstance(policy, os_policy.TabularPolicy)
+        assert os_exploitability.nash_conv(game.game, policy) == pytest.approx(rec.exploitability, abs=1e-9)
+    matrix_record = next(psro(popgames.load_game("stag_hunt"), iterations=1))
+    with pytest.raises(PopgamesError, match="not an OpenSpiel game"):
+        matrix_record.tabular_policy()
