@@ -66,7 +66,7 @@ def _cross_weights(kind: str, meta: EmpiricalGame, i: int, nash: np.ndarray,
     if kind == "exploit":
         # What each counter earns against the current main, beyond what the other main earns.
         gains = np.maximum(np.take(meta.payoffs[o], -1, axis=i) - main_value, 0.0)
-        if gains.sum() > 1e-12 * max(1.0, float(np.abs(meta.payoffs).max())):
+        if gains.sum() > 1e-12 * float(np.abs(meta.payoffs).max()):
             return gains / gains.sum()
     return nash
 

@@ -63,12 +63,14 @@ class ExactLearner:
         payoffs = getattr(game, "payoffs", None)
         self.symmetric = bool(self.tree is None and self.n_players == 2
                               and payoffs.shape[1] == payoffs.shape[2]
-                              and np.allclose(payoffs[1], payoffs[0].T, rtol=0, atol=1e-12))
+                              and np.allclose(payoffs[1], payoffs[0].T, rtol=0,
+                                              atol=1e-12 * float(np.abs(payoffs).max())))
         self._reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _zero_sum(self) -> bool:
-        total = (self.game.payoffs.sum(axis=0) if self.tree is None else self.tree.returns.sum(axis=1))
-        return bool(np.ptp(total) <= 1e-9 * max(1.0, float(np.abs(total).max())))
+        returns = self.game.payoffs if self.tree is None else self.tree.returns.T
+        # Relative to the payoffs themselves: a zero-sum total is near 0 whatever their scale.
+        return bool(np.ptp(returns.sum(axis=0)) <= 1e-9 * float(np.abs(returns).max()))
 
     # -- policies --------------------------------------------------------------------------
     def initial_policy(self, player: int, generator: np.random.Generator) -> np.ndarray:

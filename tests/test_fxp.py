@@ -242,3 +242,14 @@ def test_bad_resumes_leave_the_run_untouched(uninterrupted, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], err
     assert {p: p.read_bytes() for p in sorted(uninterrupted.rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-12])
+def test_general_sum_games_are_refused_at_any_payoff_scale(scale):
+    # The zero-sum test once allowed 1e-9 in absolute terms: at 1e-12 the prisoner's
+    # dilemma passed as zero-sum.
+    game = popgames.MatrixGame(popgames.load_game("prisoners_dilemma").payoffs * scale)
+    with pytest.raises(PopgamesError, match="needs a zero-sum game"):
+        make_learner(game, "exact", {}, seed=0)
+    make_learner(popgames.MatrixGame(popgames.load_game("matching_pennies").payoffs * scale),
+                 "exact", {}, seed=0)
