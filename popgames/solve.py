@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in options:
         if not any(key in acc for acc in accepted.values()):
             raise PopgamesError(f"option '{key}' is taken by none of: {', '.join(chosen)}")
+    for name in chosen:   # values too, before anything is printed
+        registry.check_options(name, {k: v for k, v in options.items() if k in accepted[name]},
+                               "--option")
     game, nf, header = _matrix(load_game(args.game))
     if not args.json:
         print(header)

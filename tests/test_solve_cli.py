@@ -28,11 +28,16 @@ def test_stag_hunt_every_default_solver_answers():
     (("games/stag_hunt", "--solver", "nope"), "unknown meta-solver 'nope'"),
     (("games/stag_hunt", "--solver", "nash", "--option", "bogus=1"), "option 'bogus' is taken by none"),
     (("games/stag_hunt", "--option", "novalue"), "expected KEY=VALUE"),
+    (("games/stag_hunt", "--option", "tol=abc"), "--option: field 'solvers.nash.tol': expected a "
+                                                 "positive number, got 'abc'"),
+    (("games/stag_hunt", "--option", "objective=nonsense"), "--option: field "
+                                                            "'solvers.nash.objective': expected one of"),
 ])
 def test_bad_arguments_give_one_line(args, needle):
     proc = _run(*args)
     assert proc.returncode == 2 and needle in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""   # refused before anything is solved or printed
 
 
 def _json_lines(stdout: str) -> list[dict]:
