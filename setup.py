@@ -32,6 +32,6 @@ def _packages() -> list[str]:
 
 
 LH_PIVOT = Extension("popgames.solvers._lh_pivot", sources=["solvers/_lh_pivot.c"],
-                     extra_compile_args=["-O3", "-ffp-contract=off"], optional=True)
+                     extra_compile_args=["-O3", "-ffp-contract=off", "-falign-loops=32"], optional=True)
 
 setup(packages=_packages(), ext_modules=[LH_PIVOT])

@@ -82,11 +82,11 @@ def _peer_worker(kind: str, conn) -> None:
     while (payoffs := conn.recv()) is not None:
         if kind == "gambit":
             import pygambit as gbt
-            game = gbt.Game.from_arrays(payoffs[0], payoffs[1])
+            game = gbt.StrategicGame.from_arrays(payoffs[0], payoffs[1])   # pygambit 17
             start = time.perf_counter()
             eq = gbt.nash.lcp_solve(game, rational=False, stop_after=1).equilibria[0]
             seconds = time.perf_counter() - start
-            x, y = ([float(eq[s]) for s in p.strategies] for p in game.players)
+            x, y = ([float(v) for _, v in eq[p]] for p in game.players)
         else:
             import nashpy
             start = time.perf_counter()
