@@ -53,7 +53,7 @@ class PsroRecord:
     metrics: dict[str, Any]
     state: PsroState
     solution: registry.Solution
-    game: Any = None
+    full_game: Any = None   # the game itself, beside the meta-game (``record.game`` is a metric)
 
     def __getattr__(self, name: str) -> Any:  # record.exploitability, record.iteration, ...
         try:
@@ -72,11 +72,13 @@ class PsroRecord:
         """
         from popgames.spiel_game import SpielGame, mixture_policy
 
-        if not isinstance(self.game, SpielGame):
-            raise PopgamesError(f"tabular_policy: {type(self.game).__name__} is not an OpenSpiel game")
+        if not isinstance(self.full_game, SpielGame):
+            raise PopgamesError(f"tabular_policy: {type(self.full_game).__name__} is not an "
+                                "OpenSpiel game")
         sol = self.solution
         weights = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
-        return mixture_policy(self.game, [pop[:len(w)] for pop, w in zip(self.state.population, weights)],
+        return mixture_policy(self.full_game,
+                              [pop[:len(w)] for pop, w in zip(self.state.population, weights)],
                               weights)
 
 
