@@ -7,7 +7,9 @@
 Sections: 2-player Nash (Lemke-Howson vs quantecon / gambit / nashpy), correlated
 equilibria (vs plain cvxpy and OpenSpiel's jpsro QP), MILP Nash and the in-loop
 zero-sum LP. Each row prints our time, the peer's, and the ratio peer/ours (> 1: we
-are faster). Figures are recorded in benchmarks/RESULTS.md.
+are faster). ``large_games`` has no peer: time, peak memory and finished / refused for
+ce / cce / rae / alpharank on 2-player games up to 300 x 300 (about 5 minutes; each case
+in its own process). Figures are recorded in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _correlated  # noqa: E402
+import _large_games  # noqa: E402
 import _milp_zero_sum  # noqa: E402
 import _nash2p  # noqa: E402
 
-SECTIONS = {"nash2p": _nash2p, "correlated": _correlated, "milp_zero_sum": _milp_zero_sum}
+SECTIONS = {"nash2p": _nash2p, "correlated": _correlated, "milp_zero_sum": _milp_zero_sum,
+            "large_games": _large_games}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         rows += [{**r, "section": name} for r in SECTIONS[name].run(quick=args.quick)]
         print(f"(section took {time.perf_counter() - start:.1f} s)")
     print("\n| section | case | ours (s) | peer | peer (s) | peer/ours | note |\n|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['section']} | {r['case']} | {r['ours_s']:.4g} | {r['peer']} | "
-              f"{r['peer_s']:.4g} | {r['ratio']:.3g} | {r.get('note', '')} |")
+    for r in rows:  # large_games rows have no peer
+        peer_s = f"{r['peer_s']:.4g}" if "peer_s" in r else "-"
+        ratio = f"{r['ratio']:.3g}" if "ratio" in r else "-"
+        print(f"| {r['section']} | {r['case']} | {r['ours_s']:.4g} | {r.get('peer', '-')} | "
+              f"{peer_s} | {ratio} | {r.get('note', '')} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

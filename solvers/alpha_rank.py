@@ -22,19 +22,27 @@ Numerics. ``rho`` is evaluated in log space from ``expm1`` forms, so large
 ``alpha`` neither overflows nor divides 0 by 0. With the default ``alpha = 100``
 and ``m = 50`` (OpenSpiel's defaults) most worsening moves have probabilities like
 ``exp(-2000)``: they underflow, and the stationary distribution is decided by
-ratios of such numbers. So:
+ratios of such numbers. Transitions are kept per player and per *fiber* (the
+profiles that differ only in that player's action): ``count * A_k`` numbers, never a
+``count x count`` matrix (:mod:`popgames.solvers.alpha_rank_stationary`). So:
 
 * when the transitions with ``rho >= 1e-6`` already connect every profile to
-  every other, the chain is well conditioned and a sparse LU solve of
-  ``pi Q = 0, sum pi = 1`` answers (``Q`` is built with diagonal ``-sum of the
-  row``, not ``1 - sum``, so no small rate is lost to cancellation);
+  every other, the chain is well conditioned: up to ``_LU_LIMIT`` profiles a sparse
+  LU solve of ``pi Q = 0, sum pi = 1`` answers (``Q`` is built with diagonal
+  ``-sum of the row``, not ``1 - sum``, so no small rate is lost to cancellation);
+  above it GMRES preconditioned by exact solves on one player's fibers (LU's fill-in
+  is nearly dense on this chain: 144 s and 1.3 GB at 100 x 100; GMRES takes 0.5 s
+  there, about 1.5 s at 200 x 200 and agrees with LU to 1e-14);
 * otherwise the Grassmann-Taksar-Heyman state reduction runs in log space. It
   uses no subtraction, so every stationary probability comes out with full
   relative accuracy even where OpenSpiel's eigen-solver reports "multiple
   stationary distributions". It is dense, ``O(states^3)``: about 0.03 s for 125
   profiles and 4 s for 1,000, so chains above ``_DENSE_LIMIT`` profiles in this
-  regime raise :class:`~popgames.errors.SolverError` (use a smaller ``alpha``
-  or ``alpha="inf"``).
+  regime raise :class:`~popgames.errors.SolverError` (use ``alpha="inf"``, or an
+  ``alpha`` small enough for the first regime). Linear-space iterations do not
+  replace it: their fiber blocks turn singular and their answers go negative.
+
+Meta-games above ``MAX_PROFILES`` profiles are refused before anything is built.
 
 Ties (finite alpha): ``|u| <= 1e-14`` as in OpenSpiel. Ties (infinite alpha):
 ``|f_k(r) - f_k(s)| <= 1e-12 * max(1, payoff range)`` -- OpenSpiel compares with
@@ -45,20 +53,25 @@ constant to the payoffs; the two agree except on near-ties.
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import spsolve
-from scipy.special import logsumexp
 
 from popgames.errors import SolverError
+from popgames.solvers.blas import single_thread_blas
+from popgames.solvers.alpha_rank_stationary import (edges, stationary_gth, stationary_iterative,
+                                                    stationary_lu)
 from popgames.solvers.registry import Candidate, register
 
 #: Largest chain solved by dense log-space state reduction (about 15 s at this size).
 _DENSE_LIMIT = 1500
-#: Transitions with fixation probability at least this keep the sparse solve well conditioned.
+#: Largest well-conditioned chain solved by sparse LU (0.05 s at 30 x 30, 0.9 s at 50 x 50);
+#: GMRES above (0.02 s at 50 x 50; both agree to 1e-14).
+_LU_LIMIT = 1000
+#: Largest meta-game accepted at all, in profiles: about 4 s and 1.4 GB at 300 x 300 (GMRES
+#: or the refusal above _DENSE_LIMIT); 7 s and 2.8 GB at 350 x 350.
+MAX_PROFILES = 90_000
+#: Transitions with fixation probability at least this keep the linear solves well conditioned.
 _STRONG = 1e-6
 
 
@@ -71,26 +84,65 @@ def _parse_alpha(alpha: Any) -> float:
     return float(alpha)
 
 
-def _transitions(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All single-player deviations: source profile, target profile, payoff change of the mover."""
+def _log_rates(payoffs: np.ndarray, alpha: float, m: int, eps: float) -> dict[int, np.ndarray]:
+    """Per moving player ``k``: log fixation probabilities, laid out as
+    :func:`~popgames.solvers.alpha_rank_stationary.fibers` plus ``[from, to]`` (``-inf``
+    on the diagonal). Players with one action never move and have no entry."""
     shape = payoffs.shape[1:]
-    count = int(np.prod(shape))
-    states = np.arange(count)
-    digits = np.unravel_index(states, shape)
-    src, dst, gain = [], [], []
+    tie = 1e-12 * max(1.0, float(payoffs.max() - payoffs.min()))
+    out = {}
     for k, size in enumerate(shape):
         if size == 1:
             continue
-        stride = int(np.prod(shape[k + 1:]))
-        flat = payoffs[k].reshape(-1)
-        target = states[:, None] + (np.arange(size)[None, :] - digits[k][:, None]) * stride
-        moved = np.arange(size)[None, :] != digits[k][:, None]
-        source = np.broadcast_to(states[:, None], target.shape)[moved]
-        target = target[moved]
-        src.append(source)
-        dst.append(target)
-        gain.append(flat[target] - flat[source])
-    return np.concatenate(src), np.concatenate(dst), np.concatenate(gain)
+        fitness = np.moveaxis(payoffs[k], k, -1)
+        gain = fitness[..., None, :] - fitness[..., :, None]  # [..., a, b] = f(b) - f(a)
+        if np.isinf(alpha):
+            log_rho = np.where(gain > tie, np.log1p(-eps), np.log(eps))
+            log_rho[np.abs(gain) <= tie] = np.log(0.5)
+        else:
+            log_rho = _log_fixation(gain, alpha, m)
+        diag = np.arange(size)
+        log_rho[..., diag, diag] = -np.inf
+        out[k] = log_rho
+    return out
+
+
+def _strongly_connected(shape: tuple[int, ...], log_rho: dict[int, np.ndarray]) -> bool:
+    """Whether the transitions with ``rho >= _STRONG`` connect every profile to every other.
+
+    Breadth-first search from profile 0 forwards and backwards, a whole frontier per step
+    on the fiber arrays (no edge list: a few boolean arrays of ``count * A_k`` bytes).
+    """
+    cut = np.log(_STRONG)
+    strong = {k: r >= cut for k, r in log_rho.items()}
+    for forward in (True, False):
+        reached = np.zeros(shape, dtype=bool)
+        reached.flat[0] = True
+        while True:
+            grown = reached.copy()
+            for k, edge in strong.items():
+                here = np.moveaxis(reached, k, -1)
+                step = ((edge & here[..., :, None]).any(axis=-2) if forward
+                        else (edge & here[..., None, :]).any(axis=-1))
+                grown |= np.moveaxis(step, -1, k)
+            if grown.all():
+                break
+            if np.array_equal(grown, reached):
+                return False
+            reached = grown
+    return True
+
+
+def _too_large(shape: tuple[int, ...]) -> str | None:
+    count = int(np.prod(shape))
+    if count <= MAX_PROFILES:
+        return None
+    return (f"{count} action profiles exceed the limit of {MAX_PROFILES} for alpharank "
+            f"(about 4 s and 1.4 GB at the limit); use a smaller meta-game")
+
+
+def _applies(payoffs: np.ndarray, options: Mapping[str, Any]) -> str | None:
+    return _too_large(payoffs.shape[1:])
 
 
 def _log_fixation(gain: np.ndarray, alpha: float, m: int) -> np.ndarray:
@@ -106,53 +158,34 @@ def _log_fixation(gain: np.ndarray, alpha: float, m: int) -> np.ndarray:
     return out
 
 
-def _stationary_lu(count: int, src: np.ndarray, dst: np.ndarray,
-                   prob: np.ndarray) -> np.ndarray | None:
-    """Sparse solve of ``pi Q = 0, sum pi = 1``; ``None`` if the answer is not a distribution."""
-    exits = np.bincount(src, weights=prob, minlength=count)
-    # Q^T (columns = source states) with its first row replaced by the normalisation.
-    rows = np.concatenate([dst, np.arange(count)])
-    cols = np.concatenate([src, np.arange(count)])
-    vals = np.concatenate([prob, -exits])
-    keep = rows != 0
-    rows = np.concatenate([rows[keep], np.zeros(count, dtype=rows.dtype)])
-    cols = np.concatenate([cols[keep], np.arange(count)])
-    vals = np.concatenate([vals[keep], np.ones(count)])
-    system = sp.csc_matrix((vals, (rows, cols)), shape=(count, count))
-    rhs = np.zeros(count)
-    rhs[0] = 1.0
-    pi = spsolve(system, rhs)
-    if not np.isfinite(pi).all() or pi.min() < -1e-10:
-        return None
-    pi = np.clip(pi, 0.0, None)
-    return pi / pi.sum()
-
-
-def _stationary_gth(count: int, src: np.ndarray, dst: np.ndarray,
-                    log_prob: np.ndarray) -> np.ndarray:
-    """Grassmann-Taksar-Heyman state reduction on log transition probabilities.
-
-    States are censored from the last to the first: removing state ``k`` turns
-    every path ``i -> k -> j`` into a direct transition ``i -> j`` with
-    probability ``p_ik p_kj / (sum of k's exits to the remaining states)``.
-    Only sums, products and divisions of positive numbers appear, so log space
-    is exact up to round-off. The matrix fills in after a few steps, so whole
-    dense slices are updated (``-inf`` marks a missing transition).
-    """
-    logp = np.full((count, count), -np.inf)
-    logp[src, dst] = log_prob
-    np.fill_diagonal(logp, -np.inf)
-    for k in range(count - 1, 0, -1):
-        exit_rate = logsumexp(logp[k, :k])
-        if not np.isfinite(exit_rate):
-            raise SolverError("alpharank", "the Markov chain is reducible")
-        logp[:k, k] -= exit_rate
-        np.logaddexp(logp[:k, :k], np.add.outer(logp[:k, k], logp[k, :k]), out=logp[:k, :k])
-    log_pi = np.empty(count)
-    log_pi[0] = 0.0
-    for k in range(1, count):
-        log_pi[k] = logsumexp(log_pi[:k] + logp[:k, k])
-    return np.exp(log_pi - logsumexp(log_pi))
+def _stationary(shape: tuple[int, ...], log_rho: dict[int, np.ndarray],
+                info: dict[str, Any]) -> np.ndarray:
+    """The chain's stationary distribution by the regime's solver (see the module notes)."""
+    count = int(np.prod(shape))
+    log_eta = np.log(1.0 / sum(a - 1 for a in shape))
+    pi = None
+    if _strongly_connected(shape, log_rho):
+        if count <= _LU_LIMIT:
+            src, dst, log_r = edges(shape, log_rho)
+            pi = stationary_lu(count, src, dst, np.exp(log_eta + log_r))
+            info["solver"] = "sparse_lu"
+        else:
+            pi, facts = stationary_iterative(
+                shape, {k: np.exp(log_eta + r) for k, r in log_rho.items()})
+            info.update(solver="gmres", **facts)
+    if pi is None:
+        if count > _DENSE_LIMIT:
+            why = (f"GMRES stalled (residual {info['residual']:.1e})" if "residual" in info else
+                   f"transitions with fixation probability >= {_STRONG:g} do not connect it")
+            raise SolverError(
+                "alpharank",
+                f"alpha={info['alpha']:g}: {why}, so the chain needs the exact log-space solve, "
+                f"and {count} action profiles exceed its limit of {_DENSE_LIMIT} (about 15 s "
+                f"at the limit); use alpha='inf', a smaller alpha or a smaller meta-game")
+        src, dst, log_r = edges(shape, log_rho)
+        pi = stationary_gth(count, src, dst, log_eta + log_r)
+        info["solver"] = "gth_log"
+    return pi
 
 
 def alpharank(payoffs: np.ndarray, *, alpha: float | str = 100.0, population_size: int = 50,
@@ -175,9 +208,15 @@ def alpharank(payoffs: np.ndarray, *, alpha: float | str = 100.0, population_siz
     Returns
     -------
     Candidate
-        ``joint``: the stationary distribution, shaped like the action profiles.
-        ``info``: ``marginals`` (per-player rankings), ``solver`` (``"sparse_lu"``
-        or ``"gth_log"``), ``states``.
+        ``joint``: the stationary distribution, shaped like the action profiles;
+        ``marginals``: its per-player marginals (each player's ranking of its actions).
+        ``info``: ``solver`` (``"sparse_lu"``, ``"gmres"`` or ``"gth_log"``), ``states``.
+
+    Raises
+    ------
+    SolverError
+        Above ``MAX_PROFILES`` profiles; above ``_DENSE_LIMIT`` profiles when the chain
+        needs the log-space solve; on invalid options.
     """
     alpha = _parse_alpha(alpha)
     m = population_size
@@ -187,42 +226,23 @@ def alpharank(payoffs: np.ndarray, *, alpha: float | str = 100.0, population_siz
         raise SolverError("alpharank",
                           f"option inf_alpha_eps must be in (0, 1), got {inf_alpha_eps!r}")
     shape = payoffs.shape[1:]
+    refusal = _too_large(shape)
+    if refusal is not None:
+        raise SolverError("alpharank", refusal)
     count = int(np.prod(shape))
     info: dict[str, Any] = {"alpha": alpha, "population_size": int(m), "states": count}
     if count == 1:
-        return Candidate(joint=np.ones(shape),
-                         info={**info, "solver": "trivial", "marginals": [np.ones(1)] * len(shape)})
+        return Candidate(marginals=[np.ones(1)] * len(shape), joint=np.ones(shape),
+                         info={**info, "solver": "trivial"})
 
-    src, dst, gain = _transitions(payoffs)
-    if np.isinf(alpha):
-        tie = 1e-12 * max(1.0, float(payoffs.max() - payoffs.min()))
-        log_rho = np.where(gain > tie, np.log1p(-inf_alpha_eps), np.log(inf_alpha_eps))
-        log_rho[np.abs(gain) <= tie] = np.log(0.5)
-    else:
-        log_rho = _log_fixation(gain, alpha, int(m))
-    eta = 1.0 / sum(a - 1 for a in shape)
-    log_prob = np.log(eta) + log_rho
-
-    strong = log_rho >= np.log(_STRONG)
-    graph = sp.csr_matrix((np.ones(int(strong.sum())), (src[strong], dst[strong])),
-                          shape=(count, count))
-    pi = None
-    if connected_components(graph, directed=True, connection="strong")[0] == 1:
-        pi = _stationary_lu(count, src, dst, np.exp(log_prob))
-        info["solver"] = "sparse_lu"
-    if pi is None:
-        if count > _DENSE_LIMIT:
-            raise SolverError("alpharank",
-                              f"{count} profiles with transition probabilities below {_STRONG:g}: "
-                              f"too large for the exact log-space solve (limit {_DENSE_LIMIT}); "
-                              f"lower alpha or use alpha='inf'")
-        pi = _stationary_gth(count, src, dst, log_prob)
-        info["solver"] = "gth_log"
+    log_rho = _log_rates(payoffs, alpha, int(m), float(inf_alpha_eps))
+    with single_thread_blas():
+        pi = _stationary(shape, log_rho, info)
     joint = pi.reshape(shape)
-    info["marginals"] = [joint.sum(axis=tuple(a for a in range(len(shape)) if a != i))
-                         for i in range(len(shape))]
-    return Candidate(joint=joint, info=info)
+    marginals = [joint.sum(axis=tuple(a for a in range(len(shape)) if a != i))
+                 for i in range(len(shape))]
+    return Candidate(marginals=marginals, joint=joint, info=info)
 
 
-register("alpharank", "alpharank", alpharank, concept="nash", exact=False,
+register("alpharank", "alpharank", alpharank, concept="nash", exact=False, applies=_applies,
          summary="alpha-Rank stationary distribution over profiles (Omidshafiei et al. 2019)")

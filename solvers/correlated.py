@@ -21,14 +21,17 @@ called directly, see :mod:`popgames.solvers.correlated_constraints`) then ``cvxp
 Clarabel / HiGHS / OSQP / SCS). A positive ``epsilon`` asks for an approximate
 equilibrium, whose gap the verifier would reject, so it is answered by the same two
 backends registered as ``direct-approx`` / ``cvxpy-approx`` with ``exact=False``.
+
+Meta-games above a size limit per concept, objective and backend are refused before any
+row is built (:mod:`popgames.solvers.correlated_limits`: e.g. 62,500 action profiles for
+every CE objective, 250 x 250, which took 1-29 s). Max welfare in a 2-player constant-sum
+game, where every equilibrium has the same welfare, is answered by the zero-sum LP.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import clarabel
 import cvxpy as cp
@@ -37,11 +40,15 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from popgames.errors import GameCardError, SolverError
+from popgames.payoff_tensor import outer
+from popgames.solvers.blas import single_thread_blas
 from popgames.solvers.highs_setup import silence_banner
 from popgames.solvers.correlated_constraints import (GainRows, cce_rows, ce_rows, dual_newton,
                                                      face, solve_linear)
+from popgames.solvers.correlated_limits import (CLARABEL_LIMIT, FACE_LP_LIMIT, guarded,
+                                                refusal)
 from popgames.solvers.registry import Candidate, register
-from popgames.solvers.zero_sum_lp import constant_sum_applies
+from popgames.solvers.zero_sum_lp import constant_sum_applies, zero_sum_lp
 from popgames.solvers.zero_sum_select import certain_supports
 
 OBJECTIVES = ("max_welfare", "max_gini", "max_entropy")
@@ -75,12 +82,14 @@ def correlated_equilibrium(payoffs: np.ndarray, *, objective: str = "max_welfare
         ``joint`` over action profiles; ``info`` has ``epsilon``, ``objective_value``,
         ``method`` and the backend's iteration counts.
     """
+    _refuse_large(payoffs, "ce", objective, epsilon, min_epsilon, direct=True)
     return _direct(payoffs, ce_rows(payoffs), objective, epsilon, min_epsilon, "ce")
 
 
 def coarse_correlated_equilibrium(payoffs: np.ndarray, *, objective: str = "max_welfare",
                                   epsilon: float = 0.0, min_epsilon: bool = False) -> Candidate:
     """An (epsilon-)coarse correlated equilibrium; see :func:`correlated_equilibrium`."""
+    _refuse_large(payoffs, "cce", objective, epsilon, min_epsilon, direct=True)
     return _direct(payoffs, cce_rows(payoffs), objective, epsilon, min_epsilon, "cce")
 
 
@@ -91,6 +100,7 @@ def correlated_equilibrium_cvxpy(payoffs: np.ndarray, *, objective: str = "max_w
 
     ``cvxpy_solver`` names one cvxpy solver to use instead of :data:`CVXPY_SOLVERS`.
     """
+    _refuse_large(payoffs, "ce", objective, epsilon, min_epsilon, direct=False)
     return _cvxpy(payoffs, ce_rows(payoffs), objective, epsilon, min_epsilon, cvxpy_solver)
 
 
@@ -98,7 +108,16 @@ def coarse_correlated_equilibrium_cvxpy(payoffs: np.ndarray, *, objective: str =
                                         epsilon: float = 0.0, min_epsilon: bool = False,
                                         cvxpy_solver: str | None = None) -> Candidate:
     """The same CCE as :func:`coarse_correlated_equilibrium`, modelled in cvxpy."""
+    _refuse_large(payoffs, "cce", objective, epsilon, min_epsilon, direct=False)
     return _cvxpy(payoffs, cce_rows(payoffs), objective, epsilon, min_epsilon, cvxpy_solver)
+
+
+def _refuse_large(payoffs: np.ndarray, concept: str, objective: str, epsilon: float,
+                  min_epsilon: bool, direct: bool) -> None:
+    options = {"objective": objective, "epsilon": epsilon, "min_epsilon": min_epsilon}
+    reason = refusal(payoffs, concept, options, direct)
+    if reason is not None:
+        raise SolverError(concept, reason)
 
 
 def _check(objective: str, epsilon: float, min_epsilon: bool) -> None:
@@ -120,7 +139,15 @@ def _direct(payoffs: np.ndarray, rows: GainRows, objective: str, epsilon: float,
     _check(objective, epsilon, min_epsilon)
     bound = float(epsilon) / rows.scale
     with single_thread_blas():
-        if objective == "max_welfare":
+        if objective == "max_welfare" and bound >= 0.0 and not min_epsilon and \
+                constant_sum_applies(payoffs, {}) is None:
+            # Every (C)CE of a 2-player constant-sum game has the same welfare, so the LP has
+            # a zero objective, and warm-started dual simplex on it crawls or stalls (30 x 30
+            # zero-sum CE: 1 s to over 5 minutes; 100 x 100: over 5 minutes). Any equilibrium
+            # is optimal: take the zero-sum LP's Nash product, which is a CE and a CCE.
+            x = outer(zero_sum_lp(payoffs).marginals).ravel()
+            info = {"method": "zero-sum LP (constant welfare)"}
+        elif objective == "max_welfare":
             x, bound, info = solve_linear(rows, payoffs.sum(axis=0).ravel(), bound,
                                           min_epsilon=min_epsilon)
             info = {"method": "highs", "rounds": info["rounds"],
@@ -182,6 +209,15 @@ def _nonlinear(rows: GainRows, bound: float, objective: str, min_epsilon: bool,
     if gini_on_flat or (sp.issparse(rows.matrix) and rows.matrix.shape[1] <= SMALL):
         methods.reverse()
     failures = []
+    if known_face is None:
+        size, (limit, seconds), what = rows.matrix.shape[1], FACE_LP_LIMIT, "action profiles"
+    else:
+        size, (limit, seconds) = int(known_face[0].sum()), CLARABEL_LIMIT[objective]
+        what = "profiles on the equilibrium face"
+    if size > limit:
+        methods = [m for m in methods if m[0] != "clarabel"]
+        failures.append(f"clarabel: not tried, {size} {what} exceed its limit of {limit} "
+                        f"(about {seconds:g} s at the limit)")
     for name, method in methods:
         try:
             x, info = method(rows, bound, objective)
@@ -350,52 +386,6 @@ def _candidate(payoffs: np.ndarray, x: np.ndarray, epsilon: float, objective: st
                                         "objective_value": value, "epsilon": epsilon})
 
 
-@contextmanager
-def single_thread_blas() -> Iterator[None]:
-    """Run OpenBLAS single-threaded inside the block.
-
-    Our dense systems are a few hundred rows; threaded OpenBLAS spin-waits make such
-    factorisations 100-500x slower on a busy machine (measured: 1 s vs 2 ms for n=400).
-    A no-op where no OpenBLAS with the usual entry points is loaded.
-    """
-    libs = _openblas_controls()
-    before = [get() for get, _ in libs]
-    for _, set_threads in libs:
-        set_threads(1)
-    try:
-        yield
-    finally:
-        for (_, set_threads), count in zip(libs, before):
-            set_threads(count)
-
-
-_CONTROLS: list | None = None
-
-
-def _openblas_controls() -> list:
-    global _CONTROLS
-    if _CONTROLS is None:
-        _CONTROLS = []
-        try:
-            with open("/proc/self/maps") as maps:
-                paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-        except OSError:
-            paths = set()
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
-                                   ("openblas", "64_"), ("openblas", "")):
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    _CONTROLS.append((get, put))
-                    break
-    return _CONTROLS
-
-
 def _exact(payoffs: np.ndarray, options: Mapping[str, Any]) -> str | None:
     epsilon = options.get("epsilon", 0.0)
     if options.get("min_epsilon") or not isinstance(epsilon, (int, float)) or not epsilon > 0:
@@ -412,8 +402,11 @@ for _name, _direct_fn, _cvxpy_fn, _what in (
         ("cce", coarse_correlated_equilibrium, coarse_correlated_equilibrium_cvxpy,
          "coarse correlated")):
     _summary = f"{_what} equilibrium: max welfare / Gini / entropy, optional (min) epsilon"
-    register(_name, "direct", _direct_fn, concept=_name, exact=True, applies=_exact,
-             summary=_summary)
-    register(_name, "cvxpy", _cvxpy_fn, concept=_name, exact=True, applies=_exact)
-    register(_name, "direct-approx", _direct_fn, concept=_name, exact=False, applies=_approximate)
-    register(_name, "cvxpy-approx", _cvxpy_fn, concept=_name, exact=False, applies=_approximate)
+    register(_name, "direct", _direct_fn, concept=_name, exact=True,
+             applies=guarded(_exact, _name, direct=True), summary=_summary)
+    register(_name, "cvxpy", _cvxpy_fn, concept=_name, exact=True,
+             applies=guarded(_exact, _name, direct=False))
+    register(_name, "direct-approx", _direct_fn, concept=_name, exact=False,
+             applies=guarded(_approximate, _name, direct=True))
+    register(_name, "cvxpy-approx", _cvxpy_fn, concept=_name, exact=False,
+             applies=guarded(_approximate, _name, direct=False))

@@ -237,7 +237,7 @@ def face(rows: GainRows, bound: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dual_newton(rows: GainRows, bound: float, objective: str, *, tol: float = 1e-11,
-                max_iter: int = 40) -> tuple[np.ndarray, dict]:
+                max_iter: int | None = None) -> tuple[np.ndarray, dict]:
     """Max-Gini or max-entropy distribution over ``{x in simplex : G x <= bound}``.
 
     Minimises the dual ``phi(lam, mu)`` over ``lam >= 0``: for ``max_gini``
@@ -245,7 +245,9 @@ def dual_newton(rows: GainRows, bound: float, objective: str, *, tol: float = 1e
     ``max_entropy`` ``x = softmax(-G'lam)``, ``phi = logsumexp(-G'lam) + bound * sum(lam)``.
     Rows with ``lam`` at zero and a positive gradient are held at zero; a violated row enters the Newton system only when within
     80% of the worst violation of its group, which keeps the systems near the size of
-    the final active set. Raises :class:`SolverError` if it does not converge.
+    the final active set. Raises :class:`SolverError` if it does not converge within
+    ``max_iter`` steps (default ``40 + profiles / 500``: 2-player CE max-Gini took 32 steps
+    at 100 x 100, 40-53 at 200 x 200, 68-83 at 250 x 250 and 68 at 300 x 300).
     """
     G, group = rows.matrix, rows.group
     m, n = G.shape
@@ -261,6 +263,7 @@ def dual_newton(rows: GainRows, bound: float, objective: str, *, tol: float = 1e
         e = np.exp(-z - top)
         return float(top + np.log(e.sum()) + bound * lam.sum()), e / e.sum()
 
+    max_iter = 40 + n // 500 if max_iter is None else max_iter
     lam, mu = np.zeros(m), 2.0 / n
     phi, x = primal(lam, mu)
     it, res = 0, np.inf

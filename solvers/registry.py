@@ -43,9 +43,11 @@ BACKEND_ERRORS = (PopgamesError, ValueError, ArithmeticError)
 class Candidate:
     """What a backend returns before verification.
 
-    Exactly one of ``marginals`` (per-player mixed strategies) or ``joint``
-    (a distribution over action profiles) must be given; ``info`` carries
-    backend facts worth reporting (status, iterations, objective value).
+    ``marginals`` (per-player mixed strategies), ``joint`` (a distribution over
+    action profiles), or both when the joint is not their product (alpha-rank's
+    stationary distribution): the joint is then kept as given and the marginals must
+    be its marginals. ``info`` carries backend facts worth reporting (status,
+    iterations, objective value).
     """
 
     marginals: list[np.ndarray] | None = None
@@ -60,9 +62,11 @@ class Solution:
     Attributes
     ----------
     marginals
-        Per-player mixed strategies, or ``None`` for joint-only concepts (CE, CCE).
+        Per-player mixed strategies (alpha-rank: its joint's marginals), or ``None``
+        for joint-only concepts (CE, CCE).
     joint
-        Distribution over joint actions (the outer product for product concepts).
+        Distribution over joint actions (the outer product for product concepts;
+        alpha-rank's stationary distribution).
     payoffs
         Expected payoff per player under ``joint``.
     gap
@@ -260,13 +264,17 @@ def verify(payoffs: np.ndarray, candidate: Candidate, concept: str,
         for m in marginals:
             _check_simplex(m, concept)
         marginals = [np.clip(m, 0.0, None) / np.clip(m, 0.0, None).sum() for m in marginals]
-        joint = outer(marginals)
-    else:
-        if candidate.joint is None:
-            raise SolverError(concept, "backend returned neither marginals nor joint")
+    if candidate.joint is not None:
         joint = np.asarray(candidate.joint, dtype=np.float64).reshape(shape)
         _check_simplex(joint, concept)
         joint = np.clip(joint, 0.0, None) / np.clip(joint, 0.0, None).sum()
+        if marginals is not None and any(np.abs(a - b).max() > 1e-9
+                                         for a, b in zip(joint_marginals(joint), marginals)):
+            raise SolverError(concept, "the marginals are not the joint's marginals")
+    elif marginals is not None:
+        joint = outer(marginals)
+    else:
+        raise SolverError(concept, "backend returned neither marginals nor joint")
     if concept == "ce":
         gaps = ce_gaps(payoffs, joint)
     elif concept == "cce":

@@ -27,25 +27,27 @@ How it is computed -- a damped best-response iteration with a local polish:
    on it to round-off, where the iteration alone approaches boundary points
    only sublinearly (as in the stag hunt).
 
-Each QP is compiled once per action count with cvxpy parameters: the objective is
-``||R z||^2 + c' z`` with ``R = [Sigma^{1/2}; sqrt(rho) I]`` (from an
-eigendecomposition) and ``c`` parameters, which keeps it DPP so repeated solves
-skip canonicalisation. Clarabel solves it, OSQP is the fallback.
+Each QP response goes straight to Clarabel (OSQP is the fallback), and the whole
+iteration runs with single-threaded BLAS. Cost per step grows as ``A^3`` (the QP and the
+polish's least squares); :data:`MAX_ACTIONS` bounds the size accepted. The payoff
+moments and the polish live in :mod:`popgames.solvers.risk_averse_polish`.
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 from numbers import Integral, Real
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-import cvxpy as cp
+import clarabel
 import numpy as np
+import osqp
+import scipy.sparse as sp
 
 from popgames.analysis.exploitability import risk_averse_regrets
 from popgames.errors import SolverError
-from popgames.payoff_tensor import others_matrix
+from popgames.solvers.blas import single_thread_blas
+from popgames.solvers.risk_averse_polish import _Moments, _polish
 from popgames.solvers.registry import Candidate, register
 
 #: (form, damping) per stage; damping is rho relative to the objective's scale.
@@ -54,120 +56,55 @@ _PATIENCE = 30        # steps a stage gets to halve the best gap before the next
 _POLISH_EVERY = 10    # steps between polish attempts
 _POLISH_SUPPORT = (1e-2, 1e-4)  # probability below which an action is frozen at zero
 _POLISH_RADIUS = 0.1  # a polished profile further than this (max-norm) is not taken
-_POLISH_STEPS = 30    # Gauss-Newton steps per polish
 _ROUND_OFF = 1e-14    # gap (on payoffs scaled to [0, 1]) indistinguishable from zero
-_QPS = threading.local()  # cvxpy problems are stateful: one cache per thread
+#: Most actions a player may have. Each step solves a QP per player (O(A^3)) and the polish
+#: least-squares systems over the supports: 2-player n x n games took 1.2 / 3.5 / 17 / 27 /
+#: 40 s at n = 50 / 100 / 200 / 250 / 300 (standard normal payoffs, default options; at
+#: these sizes the iteration mostly stops at a gap near 1e-3, unconverged). Games with more
+#: players and fewer actions are cheap (3 x 50 actions: 0.7 s; 5 x 10: 0.6 s).
+MAX_ACTIONS = 250
 
 
-class _ProxQP:
-    """``min ||R z||^2 + c'z`` over the simplex, compiled once for ``n`` actions."""
-
-    def __init__(self, n: int):
-        self.z = cp.Variable(n)
-        self.root = cp.Parameter((2 * n, n))
-        self.lin = cp.Parameter(n)
-        objective = cp.sum_squares(self.root @ self.z) + self.lin @ self.z
-        self.problem = cp.Problem(cp.Minimize(objective), [self.z >= 0, cp.sum(self.z) == 1])
-        # cvxpy's first solve compiles and its numbers differ from later (cached) solves in
-        # the last digits; degenerate games amplify that. Compile now on dummy data so every
-        # real solve takes the same path and the answer does not depend on call history.
-        self.solve(np.eye(n), np.zeros(n), 1.0)
-
-    def solve(self, cov: np.ndarray, lin: np.ndarray, rho: float) -> np.ndarray:
-        w, v = np.linalg.eigh(cov)
-        n = lin.shape[0]
-        self.root.value = np.vstack([np.sqrt(np.clip(w, 0.0, None))[:, None] * v.T,
-                                     np.sqrt(rho) * np.eye(n)])
-        self.lin.value = lin
-        statuses = []
-        for solver, kwargs in (("CLARABEL", {}),
-                               ("OSQP", {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 100000})):
-            try:
-                with warnings.catch_warnings():  # "may be inaccurate": the gap check decides
-                    warnings.simplefilter("ignore", UserWarning)
-                    self.problem.solve(solver=solver, **kwargs)
-            except cp.error.SolverError as exc:
-                statuses.append(f"{solver}: {exc}")
-                continue
-            solved = self.problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-            if solved and self.z.value is not None:
-                z = np.clip(self.z.value, 0.0, None)
-                return z / z.sum()
-            statuses.append(f"{solver}: status {self.problem.status}")
-        raise SolverError("rae", "QP response failed: " + "; ".join(statuses))
+def _too_large(payoffs: np.ndarray, options: Mapping[str, Any] | None = None) -> str | None:
+    actions = max(payoffs.shape[1:])
+    if actions <= MAX_ACTIONS:
+        return None
+    return (f"rae: a player with {actions} actions exceeds the limit of {MAX_ACTIONS} actions "
+            f"per player (about 27 s at the limit); use a smaller meta-game")
 
 
-def _qp(n: int) -> _ProxQP:
-    cache = _QPS.__dict__.setdefault("problems", {})
-    if n not in cache:
-        cache[n] = _ProxQP(n)
-    return cache[n]
+def _prox_response(cov: np.ndarray, lin: np.ndarray, rho: float) -> np.ndarray:
+    """``argmin z' (Sigma + rho I) z + lin' z`` over the simplex: Clarabel, OSQP as fallback.
 
-
-class _Moments:
-    """Each player's payoff moments under a profile, and the gradient of its objective.
-
-    With ``T`` player ``i``'s payoff table against the others' joint actions ``b``
-    (:func:`~popgames.payoff_tensor.others_matrix`) and ``p(b)`` their product
-    probability: ``mu = T p`` and ``Sigma = T diag(p) T' - mu mu'``. The gradient of
-    ``x' Sigma x - lambda mu' x`` in ``x = x_i`` is, with ``w = T' x`` and ``v = p' w``,
-    ``g = 2 T (p * w) - (2 v + lambda) mu``. Its derivatives: ``2 Sigma`` in ``x_i``;
-    in ``x_j`` through ``dp/dx_j = D_j`` (``D_j[b, c] = [b_j = c]`` times the product
-    of the remaining players' probabilities):
-    ``2 T (w * D_j) - (2 v + lambda) T D_j - 2 mu (w' D_j)``.
+    Both are called directly on the QP (``P`` dense ``n x n``, upper triangle): the cvxpy
+    model this replaces (``||R z||^2`` as a second-order cone, ``R`` from an eigensolve)
+    took 6x longer per call at 100-200 actions and stopped at 1e-8 instead of 1e-10.
     """
-
-    def __init__(self, payoffs: np.ndarray, mean_weight: float, variances: np.ndarray | None = None):
-        n = payoffs.shape[0]
-        self.weight = mean_weight
-        self.tables = [others_matrix(payoffs, i) for i in range(n)]
-        # Entry noise (sampled meta-games) adds x' diag(V p) x to the variance.
-        self.noise = None if variances is None else [others_matrix(variances, i) for i in range(n)]
-        self.others = [[j for j in range(n) if j != i] for i in range(n)]
-        # Per player, the action each other player takes in joint column b.
-        self.index = [dict(zip(o, np.unravel_index(np.arange(self.tables[i].shape[1]),
-                                                   tuple(payoffs.shape[1 + j] for j in o))))
-                      if o else {} for i, o in enumerate(self.others)]
-
-    def _factors(self, xs: list[np.ndarray], i: int) -> tuple[dict[int, np.ndarray], np.ndarray]:
-        factors = {j: xs[j][self.index[i][j]] for j in self.others[i]}
-        p = np.prod(list(factors.values()), axis=0) if factors else np.ones(1)
-        return factors, p
-
-    def __call__(self, xs: list[np.ndarray], i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean vector and covariance matrix of player ``i``'s pure-action payoffs."""
-        table = self.tables[i]
-        p = self._factors(xs, i)[1]
-        mu = table @ p
-        centred = table - mu[:, None]
-        cov = (centred * p) @ centred.T
-        if self.noise is not None:
-            cov = cov + np.diag(self.noise[i] @ p)
-        return mu, cov
-
-    def gradient(self, xs: list[np.ndarray], i: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Gradient of player ``i``'s objective and its Jacobian in every player's strategy."""
-        table, index = self.tables[i], self.index[i]
-        factors, p = self._factors(xs, i)
-        w = table.T @ xs[i]
-        mu, v = table @ p, p @ w
-        grad = 2.0 * table @ (p * w) - (2.0 * v + self.weight) * mu
-        centred = table - mu[:, None]
-        jac = {i: 2.0 * (centred * p) @ centred.T}
-        noise = self.noise[i] if self.noise is not None else None
-        if noise is not None:
-            grad = grad + 2.0 * (noise @ p) * xs[i]
-            jac[i] = jac[i] + 2.0 * np.diag(noise @ p)
-        for j in self.others[i]:
-            rest = np.prod([f for k, f in factors.items() if k != j], axis=0) \
-                if len(factors) > 1 else np.ones_like(p)
-            d = np.zeros((p.shape[0], xs[j].shape[0]))
-            d[np.arange(p.shape[0]), index[j]] = rest
-            jac[j] = 2.0 * table @ (w[:, None] * d) - (2.0 * v + self.weight) * (table @ d) \
-                - 2.0 * np.outer(mu, w @ d)
-            if noise is not None:
-                jac[j] = jac[j] + 2.0 * xs[i][:, None] * (noise @ d)
-        return grad, jac
+    n = lin.shape[0]
+    P = sp.csc_matrix(np.triu(2.0 * (0.5 * (cov + cov.T) + rho * np.eye(n))))
+    simplex = sp.vstack([sp.csc_matrix(np.ones((1, n))), sp.identity(n, format="csc")],
+                        format="csc")  # rows: sum z = 1, then z >= 0
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
+    cones = [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(n)]
+    signs = sp.diags(np.r_[1.0, -np.ones(n)])  # Clarabel: A z + s = b, s in the cones
+    solution = clarabel.DefaultSolver(P, lin, (signs @ simplex).tocsc(), np.r_[1.0, np.zeros(n)],
+                                      cones, settings).solve()
+    z, status = np.asarray(solution.x), str(solution.status)
+    if status not in ("Solved", "AlmostSolved") or not np.isfinite(z).all():
+        fallback = osqp.OSQP()
+        fallback.setup(P=P, q=lin, A=simplex, l=np.r_[1.0, np.zeros(n)],
+                       u=np.r_[1.0, np.full(n, np.inf)], eps_abs=1e-10, eps_rel=1e-10,
+                       max_iter=100_000, verbose=False)
+        with warnings.catch_warnings():  # osqp 1.x: "default of raise_error will change"
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            result = fallback.solve()
+        first, (z, status) = status, (np.asarray(result.x), str(result.info.status))
+        if status not in ("solved", "solved inaccurate") or not np.isfinite(z).all():
+            raise SolverError("rae", f"QP response failed: Clarabel {first}; OSQP {status}")
+    z = np.clip(z, 0.0, None)
+    return z / z.sum()
 
 
 def _responses(moments: _Moments, others: list[np.ndarray], anchor: list[np.ndarray],
@@ -179,76 +116,11 @@ def _responses(moments: _Moments, others: list[np.ndarray], anchor: list[np.ndar
             out.append(np.ones(1))
             continue
         mean, cov = moments(others, i)
-        out.append(_qp(a.shape[0]).solve(cov, -moments.weight * mean - 2.0 * rho * a, rho))
+        out.append(_prox_response(cov, -moments.weight * mean - 2.0 * rho * a, rho))
     return out
 
 
-def _polish(moments: _Moments, profile: list[np.ndarray], threshold: float) -> list[np.ndarray]:
-    """Solve every player's KKT equations with the support of ``profile`` frozen.
-
-    Unknowns: each player's probabilities on its support and the multiplier of its
-    simplex constraint. Equations: on the support the gradient
-    ``2 Sigma_i x_i - lambda mu_i`` equals the multiplier, and ``sum x_i = 1``.
-    Neither ``x >= 0`` nor off-support optimality is imposed; the caller checks the gap.
-    """
-    n = len(profile)
-    support = [np.flatnonzero(x > threshold) for x in profile]
-    sizes = [len(s) for s in support]
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    rows = starts + np.arange(n + 1)  # each player's block: |S_i| gradient rows + 1 sum row
-
-    def unpack(v: np.ndarray) -> list[np.ndarray]:
-        out = [np.zeros_like(x) for x in profile]
-        for i, s in enumerate(support):
-            out[i][s] = v[starts[i]:starts[i + 1]]
-        return out
-
-    def residual(v: np.ndarray) -> np.ndarray:
-        xs, res = unpack(v), []
-        for i, s in enumerate(support):
-            res.append(moments.gradient(xs, i)[0][s] - v[starts[-1] + i])
-            res.append([xs[i].sum() - 1.0])
-        return np.concatenate(res)
-
-    def jacobian(v: np.ndarray) -> np.ndarray:
-        xs = unpack(v)
-        out = np.zeros((rows[-1], len(v)))
-        for i, s in enumerate(support):
-            block = slice(rows[i], rows[i] + sizes[i])
-            for j, d in moments.gradient(xs, i)[1].items():
-                out[block, starts[j]:starts[j + 1]] = d[np.ix_(s, support[j])]
-            out[block, starts[-1] + i] = -1.0
-            out[rows[i] + sizes[i], starts[i]:starts[i + 1]] = 1.0
-        return out
-
-    nu0 = [moments.gradient(profile, i)[0][s].mean() for i, s in enumerate(support)]
-    v0 = np.concatenate([x[s] for x, s in zip(profile, support)] + [np.array(nu0)])
-    # Levenberg-Marquardt with a multiple of the identity as damping, each step a
-    # least-squares solve of [J; sqrt(mu) I] d = [r; 0]. At a degenerate equilibrium
-    # -- with lambda = 0 they often form a continuum -- J is rank-deficient and the
-    # damped steps head for (about) the nearest solution, which does not depend on
-    # how actions are ordered (MINPACK's LM pivots on column order and did).
-    v, res = v0, residual(v0)
-    mu = 1e-6
-    for _ in range(_POLISH_STEPS):
-        if not np.abs(res).max() > 1e-15:
-            break
-        jac = jacobian(v)
-        damped = np.vstack([jac, np.sqrt(mu) * np.eye(len(v))])
-        step = np.linalg.lstsq(damped, np.concatenate([res, np.zeros(len(v))]), rcond=None)[0]
-        trial = residual(v - step)
-        if np.linalg.norm(trial) < np.linalg.norm(res):
-            v, res, mu = v - step, trial, max(mu / 10, 1e-15)
-        else:
-            mu *= 10
-            if mu > 1e6:
-                break
-    xs = [np.clip(x, 0.0, None) for x in unpack(v)]
-    # A probability that went negative means the frozen support was wrong; clipping
-    # it leaves the caller a worse gap to reject.
-    return [x / x.sum() if x.sum() > 0 else p for x, p in zip(xs, profile)]
-
-
+@single_thread_blas()  # hundreds of small eigh / lstsq calls (see popgames.solvers.blas)
 def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
                             iterations: int = 200, tol: float = 1e-6,
                             entry_variances: np.ndarray | None = None) -> Candidate:
@@ -268,9 +140,10 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
         A player's risk then includes the noise of the entries it plays into, not
         only the spread of their means over the others' mixed strategies.
     tol
-        Stop once the summed risk-averse regret is at most ``tol`` times the largest
-        player's payoff range (at least 1); the registry reports convergence against
-        ``tol`` times the whole tensor's range, which is never smaller.
+        Stop once the summed risk-averse regret is at most ``tol`` times
+        ``span**2 + mean_weight * span`` (``span``: the largest player's payoff range);
+        the registry reports convergence against ``tol`` times the same with the whole
+        tensor's range, which is never smaller.
 
     Returns
     -------
@@ -278,7 +151,15 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
         ``marginals``: the profile with the smallest gap seen. ``info``: ``gap``,
         ``iterations``, ``stage`` (the iteration form used last), ``qp_solves``,
         ``polished`` (whether the returned profile came from the polish).
+
+    Raises
+    ------
+    SolverError
+        If a player has more than :data:`MAX_ACTIONS` actions, or on invalid options.
     """
+    refusal = _too_large(payoffs)
+    if refusal is not None:
+        raise SolverError("rae", refusal)
     if isinstance(iterations, bool) or not isinstance(iterations, Integral) or iterations < 1:
         raise SolverError("rae", f"option iterations must be a positive integer, "
                                  f"got {iterations!r}")
@@ -308,8 +189,10 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
     span = span or float(np.sqrt(variances.max()))  # constant means, noisy entries
     game /= span
     weight = float(mean_weight) / span
-    goal = tol * max(1.0, span) / span ** 2
     scale = 1.0 + weight  # size of the objective's curvature plus slope on [0, 1] payoffs
+    # The registry's tolerance, tol * (R^2 + mean_weight R) for the tensor's range R >= span,
+    # in these units (no floor: a game in units of 1e-9 is held to the same standard).
+    goal = tol * scale
     if variances is not None:
         variances = variances / span ** 2
     gap_of: Callable[[list[np.ndarray]], float] = (
@@ -375,4 +258,5 @@ def risk_averse_equilibrium(payoffs: np.ndarray, *, mean_weight: float = 0.0,
 
 
 register("rae", "prox_best_response", risk_averse_equilibrium, concept="rae", exact=False,
+         applies=_too_large,
          summary="risk-averse equilibrium (Slumbers et al. 2023): damped QP best responses")

@@ -10,6 +10,7 @@ hypothesis properties checked against a transition matrix built independently he
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 import popgames
 from popgames.errors import GameCardError, SolverError
 from popgames.payoff_tensor import joint_marginals
+from popgames.solvers import alpha_rank
 from popgames.solvers.alpha_rank import alpharank
 
 from game_strategies import on_simplex, payoff_tensors, random_game
@@ -140,11 +142,12 @@ def test_stationary_distribution_properties(payoffs, alpha, m):
         pi = joint.ravel()
         np.testing.assert_allclose(pi @ _transition_matrix(payoffs, alpha, m), pi, atol=1e-10)
     sol = popgames.solvers.solve(payoffs, "alpharank", alpha=alpha, population_size=m)
-    assert sol.marginals is None and sol.solver == "alpharank/alpharank"
-    marginals = joint_marginals(sol.joint)
+    assert sol.solver == "alpharank/alpharank"
+    np.testing.assert_allclose(sol.joint, joint, atol=1e-12)  # the stationary joint itself
+    marginals = joint_marginals(joint)
     nash_conv = popgames.exploitability(payoffs, marginals).per_player
     np.testing.assert_allclose(sol.per_player_gap, np.maximum(nash_conv, 0), atol=1e-9)
-    for a, b in zip(sol.info["marginals"], marginals):
+    for a, b in zip(sol.marginals, marginals):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
@@ -163,9 +166,92 @@ def test_invariant_to_payoff_shift_and_action_relabelling(payoffs, shift, player
     np.testing.assert_allclose(moved, np.take(base, perm, axis=player), atol=1e-10)
 
 
+def test_solution_reports_the_stationary_joint_and_its_marginals():
+    # Issue 8 item 7a. Stag hunt at alpha = 0.02: pi ~ (e^{(m-1)a}, 1, 1, e^{3(m-1)a}) over
+    # (SS, SH, HS, HH) (see the closed-form test), not a product of its marginals. The
+    # Solution keeps that joint and adds the marginals; its gap is their NashConv.
+    m, alpha = 50, 0.02
+    weights = np.array([np.exp((m - 1) * alpha), 1.0, 1.0, np.exp(3 * (m - 1) * alpha)])
+    pi = (weights / weights.sum()).reshape(2, 2)
+    sol = popgames.solvers.solve(STAG_HUNT, "alpharank", alpha=alpha, population_size=m)
+    np.testing.assert_allclose(sol.joint, pi, rtol=1e-10)
+    assert sol.marginals is not None
+    for mine, expected in zip(sol.marginals, [pi.sum(axis=1), pi.sum(axis=0)]):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10)
+    assert np.abs(np.outer(*sol.marginals) - sol.joint).max() > 0.01  # really not a product
+    np.testing.assert_allclose(sol.payoffs, (STAG_HUNT * pi).sum(axis=(1, 2)), rtol=1e-10)
+    nash_conv = popgames.exploitability(STAG_HUNT, sol.marginals)
+    assert sol.gap == pytest.approx(nash_conv.value, abs=1e-12)
+
+
+def _stationary_residual(payoffs: np.ndarray, joint: np.ndarray, eps: float) -> float:
+    """``|pi P - pi|_1`` for the infinite-alpha chain, written here from its definition."""
+    shape = payoffs.shape[1:]
+    eta = 1.0 / sum(a - 1 for a in shape)
+    scale = 1e-12 * max(1.0, float(np.ptp(payoffs)))
+    inflow = np.zeros(shape)
+    for k in range(len(shape)):
+        f = np.moveaxis(payoffs[k], k, -1)
+        gain = f[..., None, :] - f[..., :, None]               # [..., from, to]
+        prob = np.where(gain > scale, 1 - eps, eps)
+        prob[np.abs(gain) <= scale] = 0.5
+        prob *= eta * (1 - np.eye(shape[k]))
+        x = np.moveaxis(joint, k, -1)
+        inflow += np.moveaxis((x[..., :, None] * prob).sum(axis=-2) - x * prob.sum(axis=-1), -1, k)
+    return float(np.abs(inflow).sum())
+
+
+def test_large_infinite_alpha_chain_is_solved_iteratively():
+    # Issue 8 item 7b: 100 x 100 (10,000 profiles) at alpha = inf took 144 s and 1.3 GB in
+    # sparse LU (its factors fill in); GMRES on the per-player fibers takes about 0.5 s.
+    payoffs = np.random.default_rng(100).standard_normal((2, 100, 100))
+    start = time.perf_counter()
+    cand = alpharank(payoffs, alpha="inf")
+    assert time.perf_counter() - start < 30
+    assert cand.info["solver"] == "gmres" and on_simplex(cand.joint)
+    assert _stationary_residual(payoffs, cand.joint, 0.01) < 1e-14
+
+
+@pytest.mark.parametrize("shape, alpha, seed", [
+    ((40, 35), "inf", 0), ((9, 10, 11), "inf", 1), ((4, 5, 4, 5), 0.05, 2),
+    ((20, 20), 100.0, 5), ((20, 20), 1.0, 3),  # strongly connected despite alpha >= 1
+])
+def test_iterative_solve_matches_sparse_lu(monkeypatch, shape, alpha, seed):
+    payoffs = np.random.default_rng(seed).standard_normal((len(shape), *shape))
+    monkeypatch.setattr(alpha_rank, "_LU_LIMIT", 10**6)
+    lu = alpharank(payoffs, alpha=alpha)
+    monkeypatch.setattr(alpha_rank, "_LU_LIMIT", 0)
+    iterative = alpharank(payoffs, alpha=alpha)
+    assert (lu.info["solver"], iterative.info["solver"]) == ("sparse_lu", "gmres")
+    np.testing.assert_allclose(iterative.joint, lu.joint, atol=1e-14)
+
+
+def test_iterative_solve_matches_log_space_reduction_on_a_stiff_chain(monkeypatch):
+    # alpha = 100: fixation probabilities down to exp(-1000) and below, yet the strong
+    # transitions connect the chain, so GMRES must agree with the exact log-space answer.
+    payoffs = np.random.default_rng(7).standard_normal((2, 20, 20))
+    monkeypatch.setattr(alpha_rank, "_LU_LIMIT", 0)
+    iterative = alpharank(payoffs, alpha=100.0)
+    monkeypatch.setattr(alpha_rank, "_STRONG", 2.0)  # nothing counts as strong: GTH
+    exact = alpharank(payoffs, alpha=100.0)
+    assert (iterative.info["solver"], exact.info["solver"]) == ("gmres", "gth_log")
+    np.testing.assert_allclose(iterative.joint, exact.joint, atol=1e-14)
+
+
+def test_meta_games_above_the_profile_limit_are_refused_before_any_work():
+    payoffs = np.zeros((2, 301, 300))  # 90,300 profiles
+    start = time.perf_counter()
+    with pytest.raises(SolverError, match=r"90300 action profiles exceed the limit of 90000"):
+        popgames.solvers.solve(payoffs, "alpharank", alpha="inf")
+    with pytest.raises(SolverError, match="limit of 90000"):
+        alpharank(payoffs)
+    assert time.perf_counter() - start < 1.0
+
+
 def test_large_chain_in_the_underflow_regime_is_refused_with_advice():
     payoffs = random_game(np.random.default_rng(9), (40, 40))
-    with pytest.raises(SolverError, match="alpha='inf'"):
+    with pytest.raises(SolverError,
+                       match="1600 action profiles exceed its limit of 1500.*alpha='inf'"):
         alpharank(payoffs, alpha=100.0)
     assert on_simplex(alpharank(payoffs, alpha="inf").joint)  # sparse path, any size
 

@@ -431,3 +431,73 @@ def test_zero_sum_cce_face_matches_the_face_lp(seed):
     assert correlated.zero_sum_cce_face(np.stack([matrix, matrix])) is None
     ce = solvers.solve(payoffs, "ce", objective="max_gini")
     assert ce.info.get("face") != "zero-sum supports"
+
+
+def test_newton_step_budget_grows_with_the_game():
+    # Issue 8 item 7b: 2-player CE max-Gini needs more dual Newton steps as games grow (40-53
+    # at 200 x 200). With the old fixed cap of 40 Newton gave up and the backend fell back
+    # to the face LP over every profile, which ran for minutes. This 150 x 150 game needs 48.
+    payoffs = np.random.default_rng(1).standard_normal((2, 150, 150))
+    rows = constraints_module.ce_rows(payoffs)
+    x, info = constraints_module.dual_newton(rows, 0.0, "max_gini")
+    assert info["iterations"] > 40
+    assert (rows.matrix @ x).max() <= 1e-10 and abs(x.sum() - 1.0) <= 1e-12
+
+
+@pytest.mark.parametrize("concept, objective, shape, limit", [
+    ("ce", "max_welfare", (251, 250), 62_500), ("ce", "max_gini", (251, 250), 62_500),
+    ("ce", "max_entropy", (251, 250), 62_500), ("cce", "max_entropy", (301, 300), 90_000),
+])
+def test_games_above_the_size_limit_are_refused_naming_the_limit(concept, objective, shape, limit):
+    payoffs = np.zeros((2, *shape))
+    payoffs[1, 0, 0] = 1.0  # not constant-sum (those have a lower limit), yet trivial to solve
+    count = shape[0] * shape[1]
+    message = f"{concept} objective={objective}: {count} action profiles exceed the limit of {limit}"
+    with pytest.raises(SolverError, match=message):
+        solvers.solve(payoffs, concept, objective=objective)
+    with pytest.raises(SolverError, match=message):
+        PLAIN[concept](payoffs, objective=objective)
+
+
+def test_min_epsilon_and_cvxpy_fallback_have_their_own_limits():
+    payoffs = np.zeros((2, 71, 70))
+    with pytest.raises(SolverError, match="ce min_epsilon=True: 4970 action profiles exceed "
+                                          "the limit of 4900"):
+        solvers.solve(payoffs, "ce", min_epsilon=True)
+    with pytest.raises(SolverError, match=r"\(plain cvxpy fallback\): 2550 action profiles "
+                                          r"exceed the limit of 2500"):
+        correlated_equilibrium_cvxpy(np.zeros((2, 51, 50)))
+
+
+def test_constant_sum_max_welfare_is_a_nash_product():
+    # Every (C)CE of a constant-sum game has the same welfare, so the max-welfare LP has a zero
+    # objective; warm-started dual simplex stalled on it (this 30 x 30 CE: over 5 minutes).
+    a = np.random.default_rng(30).standard_normal((30, 30))
+    for concept in CONCEPTS:
+        sol = solvers.solve(np.stack([a, -a]), concept)
+        assert sol.info["method"] == "zero-sum LP (constant welfare)"
+        assert sol.solver == f"{concept}/direct" and sol.gap <= sol.tolerance
+        np.testing.assert_allclose(sol.joint, np.outer(*[sol.joint.sum(axis=1 - i)
+                                                         for i in range(2)]), atol=1e-15)
+
+
+def test_constant_sum_ce_gini_and_entropy_are_refused_above_the_face_lp_limit():
+    # Their CE polytope is flat: dual Newton stalls (100 x 100: 6 s, 200 x 200: over 5 min)
+    # and Clarabel needs the face LP, which is limited to 2,500 profiles.
+    a = np.random.default_rng(0).standard_normal((60, 60))
+    for objective in ("max_gini", "max_entropy"):
+        with pytest.raises(SolverError, match=f"objective={objective} \\(2-player constant-sum\\): "
+                                              "3600 action profiles exceed the limit of 2500"):
+            solvers.solve(np.stack([a, -a]), "ce", objective=objective)
+
+
+def test_clarabel_is_not_tried_above_its_limit(monkeypatch):
+    # On a flat max-Gini CE Clarabel goes first; above the face-LP limit it is skipped and
+    # the failure of dual Newton alone is reported (here: the limit lowered to 4 profiles).
+    monkeypatch.setattr(correlated, "FACE_LP_LIMIT", (4, 1.0))
+    calls = []
+    monkeypatch.setattr(correlated, "interior_point", lambda *a, **k: calls.append(a))
+    rows = constraints_module.ce_rows(RPS)
+    _, _, info = correlated._nonlinear(rows, 0.0, "max_gini", False, flat=True)
+    assert not calls and info["method"] == "dual-newton"
+    assert "clarabel: not tried, 9 action profiles exceed its limit of 4" in info["failed"][0]
