@@ -27,7 +27,8 @@ from popgames.cli_common import (card_digest, check_same_options, check_seed, pa
 from popgames.errors import PopgamesError
 from popgames.exact_oracles import TIE_BREAKS, oracle_for
 from popgames.game_card import load_game
-from popgames.psro import PsroState, psro, state_arrays, state_from_arrays
+from popgames.psro import PsroState, psro
+from popgames.psro_checkpoint import state_arrays, state_from_arrays
 from popgames.run_folder import RunFolder, RunFolderError
 from popgames.solvers import registry
 
