@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from popgames.errors import GameCardError

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from popgames.analysis.exploitability import is_spiel_game
 from popgames.cli_common import parse_option, run_main
 from popgames.errors import PopgamesError, SolverError
 from popgames.game_card import load_game
@@ -41,8 +42,7 @@ def _matrix(game: Any) -> tuple[MatrixGame, Any, str]:
     """The matrix game to solve, the OpenSpiel normal form (or ``None``) and a header line."""
     if isinstance(game, MatrixGame):
         return game, None, f"{game.name}: {game.n_players} players, actions {list(game.num_actions)}"
-    spiel = sys.modules.get("popgames.spiel_game")   # loaded iff the card was an OpenSpiel one
-    if spiel is None or not isinstance(game, spiel.SpielGame):
+    if not is_spiel_game(game):
         raise PopgamesError(f"{game.name}: a {type(game).__name__} has no payoff tensor to "
                             f"solve (grow one with python -m popgames.psro)")
     from popgames.spiel_normal_form import normal_form
