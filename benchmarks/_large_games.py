@@ -4,7 +4,7 @@ Each (solver, objective, n) case runs ``popgames.solvers.solve`` in a fresh Pyth
 process on one random game (2 players, n x n actions, standard normal payoffs, seed
 ``n``), so peak memory is the case's own (the imports' share is printed beside it) and
 a case that runs away is killed at ``--timeout`` seconds or ``--memory`` MB. Status
-is ``finished``, ``refused`` (a :class:`~popgames.errors.SolverError`, e.g. a size
+is ``finished``, ``refused`` (a :class:`~popgames.core.errors.SolverError`, e.g. a size
 limit; its message is printed), ``error``, ``timeout`` or ``memory``.
 
 Run: ``.venv/bin/python benchmarks/solvers.py --only large_games [--quick]`` or
@@ -43,7 +43,7 @@ def _child(solver: str, variant: str, n: int) -> None:
     import numpy as np
 
     import popgames.solvers as solvers
-    from popgames.errors import SolverError
+    from popgames.core.errors import SolverError
 
     payoffs = np.random.default_rng(n).standard_normal((2, n, n))
     solvers.solve(np.random.default_rng(0).standard_normal((2, 3, 3)), solver,

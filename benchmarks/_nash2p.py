@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 
 from popgames.analysis.exploitability import nash_regrets
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 from popgames.solvers import lemke_howson as lh_module
 from popgames.solvers.lemke_howson import lemke_howson
 

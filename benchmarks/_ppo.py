@@ -4,7 +4,7 @@ One env step is one step of one environment; a PPO update plays ``num_envs`` epi
 of ``horizon`` steps against the opponent mix (greedy and welfare references here,
 drawn per environment) and then runs ``epochs x minibatches`` gradient steps. The rate
 counts every environment step of the rollouts over the whole time, learning included
-(``popgames.ppo_oracle.train``'s ``steps_per_second``). Target (issue 4): >= 50,000 on
+(``popgames.kinds.markov.ppo.train``'s ``steps_per_second``). Target (issue 4): >= 50,000 on
 this 2-core CPU; >= 10^6 on a GPU when one is lent.
 
     .venv/bin/python benchmarks/envs.py --only ppo [--device cuda]
@@ -17,7 +17,8 @@ import time
 import torch
 
 import popgames
-from popgames.ppo_oracle import PpoConfig, resolve_device, torch_threads, train
+from popgames.kinds.markov.evaluation import torch_threads
+from popgames.kinds.markov.ppo import PpoConfig, resolve_device, train
 
 CASES = ((512, 80), (2048, 20))  # (num_envs, updates); the first is the oracle's default
 

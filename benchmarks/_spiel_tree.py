@@ -1,4 +1,4 @@
-"""Exact extensive-form evaluation (popgames.spiel_tree) beside OpenSpiel's, same policies.
+"""Exact extensive-form evaluation (popgames.kinds.spiel.tree) beside OpenSpiel's, same policies.
 
     .venv/bin/python benchmarks/_spiel_tree.py [--quick]
 
@@ -25,11 +25,11 @@ from open_spiel.python.algorithms import best_response as os_br
 from open_spiel.python.algorithms import expected_game_score, exploitability, get_all_states
 from open_spiel.python.algorithms import policy_aggregator
 
-from popgames.spiel_best_response import (best_response, best_response_to_reach, mixture_policy,
+from popgames.kinds.spiel.best_response import (best_response, best_response_to_reach, mixture_policy,
                                           nash_conv, nash_conv_from_reach)
-from popgames.spiel_game import SpielGame, to_tabular_policy
-from popgames.spiel_tree import (build_tree, expected_returns, expected_returns_many,
-                                 random_policy, terminal_reach)
+from popgames.kinds.spiel.game import SpielGame, to_tabular_policy
+from popgames.kinds.spiel.tree import build_tree
+from popgames.kinds.spiel.policies import expected_returns, expected_returns_many, random_policy, terminal_reach
 
 
 def _best(fn: Callable[[], object], budget: float, max_runs: int = 200) -> float:

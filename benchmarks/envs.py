@@ -8,7 +8,7 @@ per-environment pure-Python loop of the same rules, one process, same actions.
 
 Section ``trust_split`` (the issue's target: batched >= 100x the loop at batch 4096, CPU):
 
-* ours: ``popgames.markov_game.BatchedEnv`` over ``games/trust_split`` -- per episode a
+* ours: ``popgames.kinds.markov.game.BatchedEnv`` over ``games/trust_split`` -- per episode a
   ``reset()`` then ``horizon`` calls of ``step(actions)``, each returning observations,
   legal masks, rewards and done flags for the whole batch.
 * peer: :class:`LoopTrustSplit`, the same rules written for one environment in plain
@@ -47,7 +47,7 @@ from typing import Any, Callable
 import torch
 
 import popgames
-from popgames.markov_game import sample_actions
+from popgames.kinds.markov.game import sample_actions
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = (1, 64, 4096)

@@ -1,4 +1,4 @@
-"""Exact PSRO and JPSRO loops (popgames.psro) beside OpenSpiel's, same games, one process run.
+"""Exact PSRO and JPSRO loops (popgames.loops.psro) beside OpenSpiel's, same games, one process run.
 
     .venv/bin/python benchmarks/psro.py                  # full run (about 10 minutes)
     .venv/bin/python benchmarks/psro.py --quick          # kuhn only, 10 iterations (seconds)
@@ -9,7 +9,7 @@ is the meta-strategy over ``t + 1`` policies per player, starting from the unifo
 policy, and its exploitability is **NashConv** (sum over players of the best-response
 gain in the full game; not NashConv / 2) on both sides.
 
-* ours: ``popgames.psro(SpielGame(name), meta_solver="nash", iterations=N,
+* ours: ``psro(SpielGame(name), meta_solver="nash", iterations=N,
   stop_exploitability=None)`` (all N iterations, even after an exact equilibrium); the
   time includes loading the game and flattening its tree; NashConv comes with the loop.
   Default ``tie_break="tremble"``; the ``lowest`` column reruns ours with
@@ -85,12 +85,13 @@ from open_spiel.python.algorithms import lp_solver
 from open_spiel.python.algorithms.psro_v2 import meta_strategies
 
 from popgames import solvers
-from popgames.exact_oracles import SpielOracle
-from popgames.psro import psro
+from popgames.core.protocols import Response
+from popgames.kinds.spiel.oracle import SpielOracle
+from popgames.loops.psro import psro
 from popgames.solvers.registry import Candidate, register
-from popgames.spiel_best_response import lexicographic_best_response
-from popgames.spiel_game import SpielGame
-from popgames.spiel_tree import realization_plan, terminal_reach
+from popgames.kinds.spiel.best_response import lexicographic_best_response
+from popgames.kinds.spiel.game import SpielGame
+from popgames.kinds.spiel.policies import realization_plan, terminal_reach
 
 JPSRO_GAP = 1e-6
 JPSRO_TIME_CAP = 400.0  # seconds, each side
@@ -209,7 +210,7 @@ class _AggregatorOracle(SpielOracle):
         smoothed = terminal_reach(tree, q, mass / mass.sum(axis=1, keepdims=True))
         policy, _ = lexicographic_best_response(tree, player, smoothed[None])
         exact = np.asarray(others) @ self._reaches(population)[q][:, 0]
-        return policy, lexicographic_best_response(tree, player, exact[None])[1]
+        return Response(policy, lexicographic_best_response(tree, player, exact[None])[1])
 
 
 def _ecos_nash(payoffs: np.ndarray) -> Candidate:

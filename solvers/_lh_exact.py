@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 
 
 def exact_path(payoffs: np.ndarray, label: int, limit: int):

@@ -2,13 +2,13 @@
  *
  * Plain C with the CPython API and the buffer protocol (no numpy headers), built as
  * the optional extension popgames.solvers._lh_pivot; lemke_howson.py falls back to
- * its numpy engine (_lh_numpy.py) when this module is missing. The algorithm is that
- * one's, step for step (same tableaux, same fast and lexicographic ratio tests, same
- * tolerances, same race of labels, same vertex of the final basis); only the tableau
- * update differs: a direct rank-1 update per pivot instead of queued updates folded in
- * by BLAS, which is what per-pivot Python overhead forced. The tolerance for pivot
- * entries, ties and zero values (tol) is an argument of race: lemke_howson.py races
- * again with a smaller one when every path failed.
+ * its numpy engine (_lh_numpy.py, _lh_tableau.py) when this module is missing. The
+ * algorithm is that one's, step for step (same tableaux, same fast and lexicographic
+ * ratio tests, same tolerances, same race of labels, same vertex of the final basis);
+ * only the tableau update differs: a direct rank-1 update per pivot instead of queued
+ * updates folded in by BLAS, which is what per-pivot Python overhead forced. The
+ * tolerance for pivot entries, ties and zero values (tol) is an argument of race:
+ * lemke_howson.py races again with a smaller one when every path failed.
  *
  * Tableau: basic = rhs - T * nonbasic; T is k x N, column-major (the entering
  * column is read every pivot and the update runs down columns).
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PIV_REL 1e-12  /* keep in step with _lh_numpy.py */
+#define PIV_REL 1e-12  /* keep in step with _lh_tableau.py */
 #define VERIFY 1e-10
 
 enum { GO, DONE, CYCLE, BREAK, UNVERIFIED };      /* what a pivot ended in */
@@ -58,7 +58,7 @@ typedef struct {
     void *mem;
 } Path;
 
-/* splitmix64(i + 1): the Zobrist keys of _zobrist in _lh_numpy.py */
+/* splitmix64(i + 1): the Zobrist keys of _zobrist in _lh_tableau.py */
 static inline uint64_t zob(idx_t i)
 {
     uint64_t z = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL;
@@ -80,7 +80,7 @@ static inline void axpy_neg(double *restrict y, const double *restrict x, double
         y[i] -= a * x[i];
 }
 
-/* Lexicographic minimum-ratio row for column col (see _lex_ratio in _lh_numpy.py), or -1. */
+/* Lexicographic minimum-ratio row for column col (see _lex_ratio in _lh_tableau.py), or -1. */
 static idx_t lex_ratio(const Tab *tb, const double *col, Work *w)
 {
     idx_t k = tb->k, nc = 0;
@@ -121,14 +121,14 @@ static idx_t lex_ratio(const Tab *tb, const double *col, Work *w)
 }
 
 /* One complementary pivot of path p: DONE when the dropped label left, CYCLE when the
- * pivoting state repeated, BREAK when no row can leave, else GO (see _path). */
+ * pivoting state repeated, BREAK when no row can leave, else GO (see pivot_path). */
 CLONES static int step(Path *p, Work *w)
 {
     Tab *tb = &p->tab[p->t];
     idx_t k = tb->k, N = tb->N, c = tb->loc[p->enter], r = -1;
     double *T = tb->T, *rhs = tb->rhs, *col = T + c * k, tol = w->tol;
     int slow;
-    if (!tb->degen) {   /* fast path (see _path in _lh_numpy.py) */
+    if (!tb->degen) {   /* fast path (see pivot_path in _lh_tableau.py) */
         double *q = w->key, best, cmax = 0.0;
         for (idx_t i = 0; i < k; i++)   /* (a loop of its own, so that it vectorizes) */
             q[i] = col[i] / rhs[i];
@@ -158,7 +158,7 @@ CLONES static int step(Path *p, Work *w)
     }
     slow = r < 0;
     if (slow) {
-        for (idx_t i = 0; i < k; i++)   /* snap drifted zeros (see _lh_numpy.py) */
+        for (idx_t i = 0; i < k; i++)   /* snap drifted zeros (see _lh_tableau.py) */
             if (fabs(rhs[i]) <= tol)
                 rhs[i] = 0.0;
         r = lex_ratio(tb, col, w);

@@ -38,7 +38,7 @@ profiles that differ only in that player's action): ``count * A_k`` numbers, nev
   relative accuracy even where OpenSpiel's eigen-solver reports "multiple
   stationary distributions". It is dense, ``O(states^3)``: about 0.03 s for 125
   profiles and 4 s for 1,000, so chains above ``_DENSE_LIMIT`` profiles in this
-  regime raise :class:`~popgames.errors.SolverError` (use ``alpha="inf"``, or an
+  regime raise :class:`~popgames.core.errors.SolverError` (use ``alpha="inf"``, or an
   ``alpha`` small enough for the first regime). Linear-space iterations do not
   replace it: their fiber blocks turn singular and their answers go negative.
 
@@ -57,7 +57,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 from popgames.solvers.blas import single_thread_blas
 from popgames.solvers.alpha_rank_stationary import (edges, stationary_gth, stationary_iterative,
                                                     stationary_lu)

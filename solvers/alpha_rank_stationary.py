@@ -16,16 +16,15 @@ other players' actions followed by ``[a, b]``: the probability of ``k`` moving f
 * :func:`stationary_gth` -- Grassmann-Taksar-Heyman state reduction in log space, for
   chains whose transition probabilities span hundreds of orders of magnitude: dense,
   ``O(count^3)``, but every probability keeps full relative accuracy.
+
+Each imports the SciPy modules it needs when first called.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, gmres, spsolve
-from scipy.special import logsumexp
 
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 
 #: Relative residual ``|pi Q|_1 / |pi diag(Q)|_1`` an iterative answer must reach (sparse LU
 #: reaches 2e-15 to 1.2e-14 on the chains the tests compare).
@@ -54,6 +53,9 @@ def edges(shape: tuple[int, ...], log_rates: dict[int, np.ndarray]
 def stationary_lu(count: int, src: np.ndarray, dst: np.ndarray,
                   prob: np.ndarray) -> np.ndarray | None:
     """Sparse solve of ``pi Q = 0, sum pi = 1``; ``None`` if the answer is not a distribution."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve
+
     exits = np.bincount(src, weights=prob, minlength=count)
     # Q^T (columns = source states) with its first row replaced by the normalisation.
     rows = np.concatenate([dst, np.arange(count)])
@@ -85,6 +87,8 @@ def stationary_iterative(shape: tuple[int, ...], rates: dict[int, np.ndarray],
     entries (a chain too ill-conditioned for linear arithmetic). ``max_iter`` bounds the
     GMRES iterations over all rounds (15 to 70 were needed on the chains tested).
     """
+    from scipy.sparse.linalg import LinearOperator, gmres
+
     count = int(np.prod(shape))
     exits = np.zeros(shape)
     for k, rate in rates.items():
@@ -156,6 +160,8 @@ def stationary_gth(count: int, src: np.ndarray, dst: np.ndarray,
     is exact up to round-off. The matrix fills in after a few steps, so whole
     dense slices are updated (``-inf`` marks a missing transition).
     """
+    from scipy.special import logsumexp
+
     logp = np.full((count, count), -np.inf)
     logp[src, dst] = log_prob
     np.fill_diagonal(logp, -np.inf)

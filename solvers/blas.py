@@ -9,6 +9,7 @@ many such operations run them inside :func:`single_thread_blas`.
 from __future__ import annotations
 
 import ctypes
+import importlib
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -38,6 +39,10 @@ _CONTROLS: list | None = None
 def _openblas_controls() -> list:
     global _CONTROLS
     if _CONTROLS is None:
+        # The solvers import SciPy on first use, which may be inside this block: load
+        # scipy.linalg (and with it SciPy's own OpenBLAS) now, so that the list, made once,
+        # holds it next to NumPy's.
+        importlib.import_module("scipy.linalg")
         _CONTROLS = []
         try:
             with open("/proc/self/maps") as maps:

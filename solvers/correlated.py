@@ -16,9 +16,11 @@ the answer; otherwise max Gini / entropy use the minimum plus a slack of ``1e-9`
 the largest gain (far inside the verification tolerance), or exactly 0 when the minimum
 is 0.
 
-Backends, in fallback order: ``direct`` (HiGHS called directly / dual Newton / Clarabel
-called directly, see :mod:`popgames.solvers.correlated_constraints`) then ``cvxpy`` (the plain cvxpy model on
-Clarabel / HiGHS / OSQP / SCS). A positive ``epsilon`` asks for an approximate
+Backends, in fallback order: ``direct`` (HiGHS called directly, dual Newton, or Clarabel
+called directly: :mod:`~popgames.solvers.correlated_highs`,
+:mod:`~popgames.solvers.correlated_newton`, :mod:`~popgames.solvers.correlated_clarabel`)
+then ``cvxpy`` (the plain cvxpy model on Clarabel / HiGHS / OSQP / SCS,
+:mod:`~popgames.solvers.correlated_cvxpy`). A positive ``epsilon`` asks for an approximate
 equilibrium, whose gap the verifier would reject, so it is answered by the same two
 backends registered as ``direct-approx`` / ``cvxpy-approx`` with ``exact=False``.
 
@@ -33,32 +35,27 @@ from __future__ import annotations
 import functools
 from typing import Any, Mapping
 
-import clarabel
-import cvxpy as cp
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
 
-from popgames.errors import GameCardError, SolverError
-from popgames.payoff_tensor import outer
+from popgames.core.errors import GameCardError, SolverError
+from popgames.core.payoff_tensor import outer
 from popgames.solvers.blas import single_thread_blas
-from popgames.solvers.highs_setup import silence_banner
-from popgames.solvers.correlated_constraints import (GainRows, cce_rows, ce_rows, dual_newton,
-                                                     face, solve_linear)
+from popgames.solvers.correlated_clarabel import interior_point
+from popgames.solvers.correlated_constraints import GainRows, cce_rows, ce_rows
+from popgames.solvers.correlated_cvxpy import cvxpy_point
+from popgames.solvers.correlated_highs import solve_linear
 from popgames.solvers.correlated_limits import (CLARABEL_LIMIT, FACE_LP_LIMIT, guarded,
                                                 refusal)
+from popgames.solvers.correlated_newton import dual_newton
 from popgames.solvers.registry import Candidate, register
 from popgames.solvers.zero_sum_lp import constant_sum_applies, zero_sum_lp
-from popgames.solvers.zero_sum_select import certain_supports
+from popgames.solvers.zero_sum_select import strictly_complementary
 
 OBJECTIVES = ("max_welfare", "max_gini", "max_entropy")
 #: Slack added to the minimum epsilon, in units of the largest gain.
 SLACK = 1e-9
 #: CE problems with at most this many profiles go to Clarabel before dual Newton.
 SMALL = 150
-#: cvxpy solvers tried in order, per objective (the first that reports optimal wins).
-CVXPY_SOLVERS = {"max_welfare": ("HIGHS", "CLARABEL"), "max_gini": ("CLARABEL", "OSQP"),
-                 "max_entropy": ("CLARABEL", "SCS")}
 
 
 def correlated_equilibrium(payoffs: np.ndarray, *, objective: str = "max_welfare",
@@ -98,7 +95,8 @@ def correlated_equilibrium_cvxpy(payoffs: np.ndarray, *, objective: str = "max_w
                                  cvxpy_solver: str | None = None) -> Candidate:
     """The same CE as :func:`correlated_equilibrium`, modelled in cvxpy (the fallback).
 
-    ``cvxpy_solver`` names one cvxpy solver to use instead of :data:`CVXPY_SOLVERS`.
+    ``cvxpy_solver`` names one cvxpy solver to use instead of
+    :data:`~popgames.solvers.correlated_cvxpy.CVXPY_SOLVERS`.
     """
     _refuse_large(payoffs, "ce", objective, epsilon, min_epsilon, direct=False)
     return _cvxpy(payoffs, ce_rows(payoffs), objective, epsilon, min_epsilon, cvxpy_solver)
@@ -172,14 +170,31 @@ def zero_sum_cce_face(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | No
     optimal supports); the product of relatively interior optimal strategies is a CCE
     playing all of ``S x T`` and leaving slack exactly the rows of deviations outside
     ``S`` (player 0) and ``T`` (player 1) (Goldman & Tucker 1956: each loses against some
-    optimal strategy). So :func:`face` needs no LP here, only the zero-sum LP's supports;
-    ``None`` when those are not certain. Masks follow :func:`cce_rows`' row order.
+    optimal strategy). So :func:`~popgames.solvers.correlated_highs.face` needs no LP
+    here, only the zero-sum LP's supports; ``None`` when those are not certain. Masks
+    follow :func:`cce_rows`' row order.
     """
     supports = certain_supports(payoffs)
     if supports is None:
         return None
     rows, cols = supports
     return np.outer(rows, cols).ravel(), np.r_[rows, cols]
+
+
+def certain_supports(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both players' largest optimal supports, if the simplex pair shows them beyond doubt.
+
+    For a 2-player constant-sum game whose simplex pair is strictly complementary by
+    1e-9 of the payoff range (as a unique equilibrium's is); ``None`` otherwise.
+    """
+    if constant_sum_applies(payoffs, {}) is not None:
+        return None
+    matrix = payoffs[0]
+    span = float(matrix.max() - matrix.min())
+    if span == 0.0:
+        return np.ones(matrix.shape[0], dtype=bool), np.ones(matrix.shape[1], dtype=bool)
+    x, y = zero_sum_lp(payoffs).marginals
+    return strictly_complementary((matrix - matrix.min()) / span, (x, y))
 
 
 def _nonlinear(rows: GainRows, bound: float, objective: str, min_epsilon: bool,
@@ -194,6 +209,8 @@ def _nonlinear(rows: GainRows, bound: float, objective: str, min_epsilon: bool,
     dual's rays and is more accurate there than Clarabel's exponential cones, ~1e-6.)
     ``known_face`` is the face, if known without the LP (see :func:`zero_sum_cce_face`).
     """
+    import scipy.sparse as sp
+
     if min_epsilon:
         x, bound, lp = solve_linear(rows, None, 0.0, min_epsilon=True)
         if lp["unique"]:
@@ -228,149 +245,12 @@ def _nonlinear(rows: GainRows, bound: float, objective: str, min_epsilon: bool,
     raise SolverError(objective, "; ".join(failures))
 
 
-def interior_point(rows: GainRows, bound: float, objective: str, *,
-                   known_face: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> tuple[np.ndarray, dict]:
-    """Max-Gini (QP) or max-entropy (exponential cones) point with Clarabel, built directly.
-
-    Robust where :func:`dual_newton` stalls. Both are solved on the polytope's
-    :func:`face` (one LP): profiles no equilibrium plays are dropped and always-tight rows
-    become equalities, so that a relative interior point exists. Without it Clarabel may
-    stall on entropy, and on Gini it needs twice the iterations, each on the full joint
-    space: on leduc JPSRO's 40x40 CCE meta-games the face has ~150 of 1600 profiles and
-    the face LP plus the small QP take ~0.08 s where the full QP took 0.6-2.5 s.
-    """
-    m, n_all = rows.matrix.shape
-    where = "LP" if known_face is None else "zero-sum supports"
-    try:
-        support, equality = known_face if known_face is not None else face(rows, bound)
-    except SolverError:
-        if objective != "max_gini":
-            raise
-        # The QP is well posed on the whole polytope too, only slower.
-        support, equality = np.ones(n_all, dtype=bool), np.zeros(m, dtype=bool)
-        where = "none (the face LP failed)"
-    if not support.any():
-        raise SolverError(objective, "the face LP found no profile any equilibrium plays")
-    G = sp.csc_matrix(rows.matrix)[:, support]
-    n = G.shape[1]
-    used = np.asarray(abs(G).max(axis=1).todense()).ravel() > 0  # others vanish on the face
-    G = sp.vstack([sp.csc_matrix(np.ones((1, n))), G[used & equality], G[used & ~equality]])
-    n_eq, n_in = 1 + int((used & equality).sum()), int((used & ~equality).sum())
-    b = np.r_[1.0, np.full(n_eq - 1 + n_in, bound)]
-    cones = [clarabel.ZeroConeT(n_eq), clarabel.NonnegativeConeT(n_in + n)]
-    eye = sp.identity(n, format="csc")
-    if objective == "max_gini":
-        P, q = 2.0 * eye, np.zeros(n)
-        A, b = sp.vstack([G, -eye], format="csc"), np.r_[b, np.zeros(n)]
-    else:
-        # Variables (x, t); maximise sum(t) with (t_j, x_j, 1) in the exponential cone,
-        # i.e. x_j exp(t_j / x_j) <= 1, i.e. t_j <= -x_j log x_j.
-        P, q = sp.csc_matrix((2 * n, 2 * n)), np.r_[np.zeros(n), -np.ones(n)]
-        j = np.arange(n)
-        cone_rows = sp.csc_matrix((-np.ones(2 * n), (np.r_[3 * j, 3 * j + 1], np.r_[n + j, j])),
-                                  shape=(3 * n, 2 * n))
-        A = sp.vstack([sp.hstack([G, sp.csc_matrix((G.shape[0], n))]),
-                       sp.hstack([-eye, sp.csc_matrix((n, n))]), cone_rows], format="csc")
-        b = np.r_[b, np.zeros(n), np.tile([0.0, 0.0, 1.0], n)]
-        cones += [clarabel.ExponentialConeT()] * n
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    # Tighter than the 1e-8 defaults: flat polytopes make the point sensitive to them.
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
-    solution = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
-    status = str(solution.status)
-    if status not in ("Solved", "AlmostSolved"):
-        raise SolverError(objective, f"Clarabel status: {status}")
-    x = np.zeros(n_all)
-    x[support] = np.clip(np.asarray(solution.x)[:n], 0.0, None)
-    x /= x.sum()
-    info = {"iterations": solution.iterations, "clarabel_status": status,
-            "support": int(support.sum()), "equalities": int(equality.sum()),
-            "face": where}
-    if objective == "max_gini":
-        # Interior-point active-set guess: a constraint binds where its slack is below its
-        # dual (El-Bakry, Tapia & Zhang 1994's indicator). Face equalities always bind.
-        slack, dual = np.asarray(solution.s), np.asarray(solution.z)
-        binds = slack < dual
-        rows_used = np.flatnonzero(used)
-        tight = np.zeros(m, dtype=bool)
-        tight[rows_used[equality[used]]] = True
-        tight[rows_used[~equality[used]]] = binds[n_eq:n_eq + n_in]
-        plays = np.zeros(n_all, dtype=bool)
-        plays[np.flatnonzero(support)] = ~binds[n_eq + n_in:n_eq + n_in + n]
-        polished = polish_gini(rows, bound, x, plays, tight)
-        info["polished"] = polished is not None
-        x = x if polished is None else polished
-    return x, info
-
-
-def polish_gini(rows: GainRows, bound: float, x: np.ndarray, plays: np.ndarray,
-                tight: np.ndarray) -> np.ndarray | None:
-    """The exact max-Gini point on the active set an approximate one reveals, or ``None``.
-
-    With the profiles ``S`` that ``x`` plays and the rows ``A`` it leaves tight (masks
-    ``plays`` and ``tight``, the guess of an active-set indicator), the
-    minimum-norm solution of ``sum(x_S) = 1, G[A, S] x_S = bound`` (one least-squares
-    solve) is the max-Gini point whenever ``x``'s active set contains the optimum's
-    (the optimum satisfies these equations and is the least-norm point of a superset).
-    It is accepted only if it is feasible and no further from the origin than ``x``, so a
-    wrong guess costs nothing. Clarabel stops at 1e-10 in the objective, which is ~1e-5 in
-    ``x`` along the polytope's flat directions; the polished point is exact to round-off.
-    """
-    G = rows.matrix
-    cols, tight = np.flatnonzero(plays), np.flatnonzero(tight)
-    sub = G[tight][:, cols]
-    system = np.vstack([np.ones((1, len(cols))), sub.toarray() if sp.issparse(sub) else sub])
-    target = np.r_[1.0, np.full(len(tight), bound)]
-    try:
-        x_cols = sla.lstsq(system, target, check_finite=False)[0]  # minimum-norm solution
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    polished = np.zeros_like(x)
-    polished[cols] = x_cols
-    worst = max(1e-12, float((G @ x - bound).max(initial=0.0)))
-    if (polished.min() < -1e-13 or (G @ polished - bound).max(initial=0.0) > worst
-            or abs(polished.sum() - 1.0) > 1e-12 or polished @ polished > x @ x + 1e-12):
-        return None
-    polished = np.clip(polished, 0.0, None)
-    return polished / polished.sum()
-
-
 def _cvxpy(payoffs: np.ndarray, rows: GainRows, objective: str, epsilon: float,
            min_epsilon: bool, solver: str | None) -> Candidate:
     _check(objective, epsilon, min_epsilon)
-    G = sp.csr_matrix(rows.matrix)
-    x = cp.Variable(G.shape[1], nonneg=True)
-    bound: Any = float(epsilon) / rows.scale
-    if min_epsilon:
-        t = cp.Variable()
-        _cvxpy_solve(cp.Problem(cp.Minimize(t), [G @ x <= t, cp.sum(x) == 1]), "max_welfare",
-                     solver)
-        bound = float(t.value) + SLACK if float(t.value) < -SLACK else 0.0
-    goal = {"max_welfare": cp.Maximize(payoffs.sum(axis=0).ravel() @ x),
-            "max_gini": cp.Minimize(cp.sum_squares(x)),
-            "max_entropy": cp.Maximize(cp.sum(cp.entr(x)))}[objective]
-    used = _cvxpy_solve(cp.Problem(goal, [G @ x <= bound, cp.sum(x) == 1]), objective, solver)
-    value = np.clip(np.asarray(x.value, dtype=np.float64), 0.0, None)
-    return _candidate(payoffs, value / value.sum(), bound * rows.scale, objective,
-                      {"method": f"cvxpy-{used.lower()}"})
-
-
-def _cvxpy_solve(problem: cp.Problem, objective: str, solver: str | None) -> str:
-    """Solve with the first solver that reports an optimum; return its name."""
-    statuses = []
-    silence_banner()
-    for name in (solver,) if solver else CVXPY_SOLVERS[objective]:
-        try:
-            problem.solve(solver=name)
-        except cp.error.SolverError as exc:
-            statuses.append(f"{name}: {exc}")
-            continue
-        if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            return name
-        statuses.append(f"{name}: {problem.status}")
-    raise SolverError("cvxpy", "; ".join(statuses))
+    x, bound, used = cvxpy_point(payoffs, rows, objective, float(epsilon) / rows.scale,
+                                 min_epsilon, solver, SLACK)
+    return _candidate(payoffs, x, bound * rows.scale, objective, {"method": f"cvxpy-{used.lower()}"})
 
 
 def _candidate(payoffs: np.ndarray, x: np.ndarray, epsilon: float, objective: str,

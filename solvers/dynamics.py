@@ -28,7 +28,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 from popgames.solvers.registry import Candidate, register
 
 

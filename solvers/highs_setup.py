@@ -8,6 +8,8 @@ the banner must be spent once per process, with descriptor 1 pointing at
 ``/dev/null``, before HiGHS is used anywhere. :func:`silence_banner` does that;
 :func:`new_highs` calls it and returns an instance with logging off. Code that
 hands a problem to HiGHS through cvxpy calls :func:`silence_banner` first.
+Importing :mod:`highspy` (or cvxpy) prints nothing, so both functions import it on
+first use and importing this module stays cheap.
 
 No instance sets ``threads``: HiGHS keeps one thread scheduler per process, and an
 instance asking for a thread count other than the one the scheduler started with (say
@@ -20,9 +22,10 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import highspy
+if TYPE_CHECKING:
+    import highspy
 
 _done = False
 
@@ -44,6 +47,8 @@ def silence_banner() -> None:
     global _done
     if _done:
         return
+    import highspy
+
     sys.stdout.flush()
     saved = os.dup(1)
     sink = os.open(os.devnull, os.O_WRONLY)
@@ -60,6 +65,8 @@ def silence_banner() -> None:
 
 def new_highs(**options: Any) -> highspy.Highs:
     """A ``highspy.Highs`` with ``output_flag`` off and ``options`` set (name -> value)."""
+    import highspy
+
     silence_banner()
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)

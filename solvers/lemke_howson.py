@@ -35,8 +35,9 @@ the same rule (``_lh_exact``); larger ones raise ``SolverError``.
 
 Engines: numba is not allowed at runtime. The race runs in compiled C when the optional
 extension ``popgames.solvers._lh_pivot`` (``_lh_pivot.c``, built by ``setup.py``) is
-importable, else in numpy (``_lh_numpy``); both take the same pivots with the same
-tolerances. ``info["engine"]`` says which answered (``"c"``, ``"numpy"`` or ``"exact"``).
+importable, else in numpy (``_lh_numpy``, pivoting in ``_lh_tableau``); both take the
+same pivots with the same tolerances. ``info["engine"]`` says which answered (``"c"``,
+``"numpy"`` or ``"exact"``).
 
 Path lengths on random games are heavy-tailed (from label 0, 7 of 100 random 200x200
 games took over 2e5 pivots, one 2.7e6, while other labels finished in hundreds), so
@@ -50,11 +51,11 @@ from typing import Sequence
 
 import numpy as np
 
-from popgames.errors import SolverError
+from popgames.core.errors import SolverError
 from popgames.solvers import _lh_numpy
 from popgames.solvers._lh_exact import exact_path
-from popgames.solvers._lh_numpy import (BAD_INPUT, BREAK, CYCLE, FAILED, FOUND, LIMIT,
-                                       UNVERIFIED)
+from popgames.solvers._lh_numpy import BAD_INPUT, FAILED, FOUND, LIMIT
+from popgames.solvers._lh_tableau import BREAK, CYCLE, UNVERIFIED
 from popgames.solvers.registry import Candidate, register
 
 try:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.analysis.exploitability import nash_regrets
+from popgames.core.regrets import nash_regrets
 from popgames.solvers.dynamics import regret_matching, replicator
 from popgames.solvers.lemke_howson import lemke_howson
 from popgames.solvers.nash_milp import nash_milp

@@ -3,13 +3,14 @@
 A registry entry is a solution concept users ask for by name (``"nash"``,
 ``"cce"``, ``"rae"``, ...). It lists backends in a declared fallback order; each
 backend is a plain function on the payoff tensor returning a :class:`Candidate`.
-:func:`solve` tries the applicable backends in order, verifies each answer with
-:mod:`popgames.analysis.exploitability` (code the backends do not share) and
+:func:`solve` tries the applicable backends in order, verifies each answer
+(:mod:`popgames.solvers.verification`, with code the backends do not share) and
 returns the first verified one as a :class:`Solution` whose ``solver`` field
 names the backend that answered. Exact backends whose answer fails verification
-count as failures; when all fail, :class:`~popgames.errors.SolverError` carries
+count as failures; when all fail, :class:`~popgames.core.errors.SolverError` carries
 every backend's status. Approximate backends (dynamics, alpha-rank) report the
-gap they reached and whether it met the tolerance.
+gap they reached and whether it met the tolerance. Option values are checked against
+the backends' annotations (:mod:`popgames.solvers.option_types`).
 """
 
 from __future__ import annotations
@@ -17,23 +18,17 @@ from __future__ import annotations
 import inspect
 import math
 import time
-import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Union
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from popgames.analysis.exploitability import (cce_gaps, ce_gaps, nash_regrets,
-                                              risk_averse_regrets)
-from popgames.errors import GameCardError, PopgamesError, SolverError, UnknownNameError
-from popgames.payoff_tensor import as_payoff_tensor, expected_payoffs, joint_marginals, outer
+from popgames.core.errors import GameCardError, PopgamesError, SolverError, UnknownNameError
+from popgames.core.payoff_tensor import as_payoff_tensor, expected_payoffs
+from popgames.solvers.option_types import conforms, describe
+from popgames.solvers.verification import DEFAULT_TOL, tolerance, verify
 
-#: Default verification tolerance, relative to the payoff range.
-DEFAULT_TOL = 1e-6
-#: Gaps are recomputed in float64 from payoffs of magnitude M, so they carry round-off of a
-#: few thousand ulps of M; a tolerance never goes below this times M.
-ROUNDOFF = 1e-12
 #: Errors of numerical backends (cvxpy's "problem data has inf", overflow in a QP's squared
 #: payoffs) that mean "this backend cannot answer", recorded like any other failure.
 BACKEND_ERRORS = (PopgamesError, ValueError, ArithmeticError)
@@ -184,113 +179,14 @@ def check_options(name: str, options: Mapping[str, Any], source: str = "<call>")
             raise GameCardError(source, field_name,
                                 f"unknown option for '{name}' (accepted: {', '.join(sorted(known))})")
         if key == "tol":
-            if not _conforms(value, float) or not value > 0:
+            if not conforms(value, float) or not value > 0:
                 raise GameCardError(source, field_name, f"expected a positive number, got {value!r}")
             continue
         for backend in ent.backends:
             kind = backend.types.get(key)
-            if kind is not None and not _conforms(value, kind):
-                raise GameCardError(source, field_name, f"expected {_describe(kind)}, got "
+            if kind is not None and not conforms(value, kind):
+                raise GameCardError(source, field_name, f"expected {describe(kind)}, got "
                                     f"{type(value).__name__} {value!r}")
-
-
-def _conforms(value: Any, kind: Any) -> bool:
-    """Whether ``value`` (as read from TOML or given in code) fits the annotation ``kind``.
-
-    Annotations other than numbers, strings, booleans, ``None``, literals and their
-    unions (arrays, sequences) are left to the backend.
-    """
-    origin = typing.get_origin(kind)
-    if origin is Literal:
-        return any(type(value) is type(choice) and value == choice for choice in typing.get_args(kind))
-    if origin in (Union, types.UnionType):
-        return any(_conforms(value, k) for k in typing.get_args(kind))
-    if kind is type(None):
-        return value is None
-    if kind is bool:
-        return isinstance(value, (bool, np.bool_))
-    if kind is int:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if kind is float:
-        return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-                and math.isfinite(value))
-    if kind is str:
-        return isinstance(value, str)
-    return True
-
-
-def _describe(kind: Any) -> str:
-    origin = typing.get_origin(kind)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(k) for k in typing.get_args(kind))
-    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
-            type(None): "nothing"}.get(kind, str(kind))
-
-
-def tolerance(payoffs: np.ndarray, tol: float = DEFAULT_TOL, concept: str = "nash",
-              mean_weight: float = 0.0) -> float:
-    """Absolute gap tolerance: ``tol`` times the gap's natural scale, never below round-off.
-
-    The scale is the payoff range ``R`` (NashConv, CE and CCE gaps are differences of
-    payoffs), or ``R**2 + |mean_weight| R`` for the risk-averse gap (a variance minus
-    ``mean_weight`` times a mean). Scaling every payoff by ``c`` scales the tolerance by
-    ``c`` (``c**2``): a game in units of 1e-9 is held to the same relative standard.
-    """
-    span = float(payoffs.max() - payoffs.min())
-    size = float(np.abs(payoffs).max())
-    if concept == "rae":
-        span, size = span * (span + abs(mean_weight)), size * (size + abs(mean_weight))
-    if not (math.isfinite(span) and math.isfinite(size)):
-        raise SolverError(concept, f"payoffs up to {float(np.abs(payoffs).max()):.3g} overflow "
-                                   "the gap's scale in float64; rescale the game")
-    return max(tol * span, ROUNDOFF * size)
-
-
-def verify(payoffs: np.ndarray, candidate: Candidate, concept: str,
-           options: Mapping[str, Any]) -> tuple[list[np.ndarray] | None, np.ndarray, np.ndarray]:
-    """Check a candidate is a distribution and compute its gap per player.
-
-    Returns ``(marginals, joint, per_player_gap)``; raises :class:`SolverError`
-    if the candidate is not a probability distribution of the right shape.
-    """
-    shape = payoffs.shape[1:]
-    marginals = candidate.marginals
-    if marginals is not None:
-        marginals = [np.asarray(m, dtype=np.float64) for m in marginals]
-        if [m.shape for m in marginals] != [(a,) for a in shape]:
-            raise SolverError(concept, f"marginal shapes {[m.shape for m in marginals]} != {shape}")
-        for m in marginals:
-            _check_simplex(m, concept)
-        marginals = [np.clip(m, 0.0, None) / np.clip(m, 0.0, None).sum() for m in marginals]
-    if candidate.joint is not None:
-        joint = np.asarray(candidate.joint, dtype=np.float64).reshape(shape)
-        _check_simplex(joint, concept)
-        joint = np.clip(joint, 0.0, None) / np.clip(joint, 0.0, None).sum()
-        if marginals is not None and any(np.abs(a - b).max() > 1e-9
-                                         for a, b in zip(joint_marginals(joint), marginals)):
-            raise SolverError(concept, "the marginals are not the joint's marginals")
-    elif marginals is not None:
-        joint = outer(marginals)
-    else:
-        raise SolverError(concept, "backend returned neither marginals nor joint")
-    if concept == "ce":
-        gaps = ce_gaps(payoffs, joint)
-    elif concept == "cce":
-        gaps = cce_gaps(payoffs, joint)
-    else:
-        profile = marginals if marginals is not None else joint_marginals(joint)
-        gaps = (risk_averse_regrets(payoffs, profile, float(options.get("mean_weight", 0.0)),
-                                    options.get("entry_variances"))
-                if concept == "rae" else nash_regrets(payoffs, profile))
-    return marginals, joint, np.maximum(gaps, 0.0)
-
-
-def _check_simplex(x: np.ndarray, concept: str) -> None:
-    if not np.isfinite(x).all() or x.min() < -1e-7 or abs(x.sum() - 1.0) > 1e-6:
-        raise SolverError(concept, f"answer is not a probability distribution "
-                                   f"(min {x.min():.3g}, sum {x.sum():.9g})")
 
 
 def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
@@ -328,7 +224,7 @@ def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
         start = time.perf_counter()
         try:
             cand = backend.fn(payoffs, **{k: v for k, v in merged.items() if k in backend.params})
-            marginals, joint, gaps = verify(payoffs, cand, ent.concept, merged)
+            marginals, joint, gaps = verify(payoffs, cand.marginals, cand.joint, ent.concept, merged)
         except BACKEND_ERRORS as exc:
             attempts.append((backend.name, f"{type(exc).__name__}: {exc}"
                              if not isinstance(exc, PopgamesError) else str(exc)))

@@ -27,10 +27,11 @@ How it is computed -- a damped best-response iteration with a local polish:
    on it to round-off, where the iteration alone approaches boundary points
    only sublinearly (as in the stag hunt).
 
-Each QP response goes straight to Clarabel (OSQP is the fallback), and the whole
-iteration runs with single-threaded BLAS. Cost per step grows as ``A^3`` (the QP and the
-polish's least squares); :data:`MAX_ACTIONS` bounds the size accepted. The payoff
-moments and the polish live in :mod:`popgames.solvers.risk_averse_polish`.
+Each QP response goes straight to Clarabel (OSQP is the fallback; both, and SciPy's
+sparse matrices, are imported on first use), and the whole iteration runs with
+single-threaded BLAS. Cost per step grows as ``A^3`` (the QP and the polish's least
+squares); :data:`MAX_ACTIONS` bounds the size accepted. The payoff moments and the
+polish live in :mod:`popgames.solvers.risk_averse_polish`.
 """
 
 from __future__ import annotations
@@ -39,13 +40,10 @@ import warnings
 from numbers import Integral, Real
 from typing import Any, Callable, Mapping
 
-import clarabel
 import numpy as np
-import osqp
-import scipy.sparse as sp
 
-from popgames.analysis.exploitability import risk_averse_regrets
-from popgames.errors import SolverError
+from popgames.core.regrets import risk_averse_regrets
+from popgames.core.errors import SolverError
 from popgames.solvers.blas import single_thread_blas
 from popgames.solvers.risk_averse_polish import _Moments, _polish
 from popgames.solvers.registry import Candidate, register
@@ -80,6 +78,9 @@ def _prox_response(cov: np.ndarray, lin: np.ndarray, rho: float) -> np.ndarray:
     model this replaces (``||R z||^2`` as a second-order cone, ``R`` from an eigensolve)
     took 6x longer per call at 100-200 actions and stopped at 1e-8 instead of 1e-10.
     """
+    import clarabel
+    import scipy.sparse as sp
+
     n = lin.shape[0]
     P = sp.csc_matrix(np.triu(2.0 * (0.5 * (cov + cov.T) + rho * np.eye(n))))
     simplex = sp.vstack([sp.csc_matrix(np.ones((1, n))), sp.identity(n, format="csc")],
@@ -93,6 +94,8 @@ def _prox_response(cov: np.ndarray, lin: np.ndarray, rho: float) -> np.ndarray:
                                       cones, settings).solve()
     z, status = np.asarray(solution.x), str(solution.status)
     if status not in ("Solved", "AlmostSolved") or not np.isfinite(z).all():
+        import osqp
+
         fallback = osqp.OSQP()
         fallback.setup(P=P, q=lin, A=simplex, l=np.r_[1.0, np.zeros(n)],
                        u=np.r_[1.0, np.full(n, np.inf)], eps_abs=1e-10, eps_rel=1e-10,

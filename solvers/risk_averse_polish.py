@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from popgames.payoff_tensor import others_matrix
+from popgames.core.payoff_tensor import others_matrix
 
 _POLISH_STEPS = 30    # Gauss-Newton steps per polish
 
@@ -18,7 +18,7 @@ class _Moments:
     """Each player's payoff moments under a profile, and the gradient of its objective.
 
     With ``T`` player ``i``'s payoff table against the others' joint actions ``b``
-    (:func:`~popgames.payoff_tensor.others_matrix`) and ``p(b)`` their product
+    (:func:`~popgames.core.payoff_tensor.others_matrix`) and ``p(b)`` their product
     probability: ``mu = T p`` and ``Sigma = T diag(p) T' - mu mu'``. The gradient of
     ``x' Sigma x - lambda mu' x`` in ``x = x_i`` is, with ``w = T' x`` and ``v = p' w``,
     ``g = 2 T (p * w) - (2 v + lambda) mu``. Its derivatives: ``2 Sigma`` in ``x_i``;

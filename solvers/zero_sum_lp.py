@@ -13,6 +13,7 @@ The LP is handed to HiGHS through :mod:`highspy` as column-wise arrays, one
 solver instance per thread kept across calls: building the model through a
 modelling layer costs 15-20 ms per call, which dominates PSRO loops that solve
 small meta-games thousands of times; the direct route costs well under 1 ms at 10x10.
+(:mod:`highspy` is imported on first use, as are the selection's Clarabel and SciPy.)
 
 When a game has many equilibria, the simplex returns a vertex of each player's set of
 optimal strategies -- an arbitrary one, which depends on the order of the actions.
@@ -29,14 +30,17 @@ affine hull so that it is an equilibrium to round-off (~1e-15), not to Clarabel'
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal, Mapping, get_args
+from typing import TYPE_CHECKING, Any, Literal, Mapping, get_args
 
-import highspy
 import numpy as np
 
-from popgames.errors import GameCardError, SolverError
+from popgames.core.errors import GameCardError, SolverError
 from popgames.solvers.highs_setup import new_highs
 from popgames.solvers.registry import Candidate, register
+from popgames.solvers.zero_sum_select import max_entropy_equilibrium
+
+if TYPE_CHECKING:
+    import highspy
 
 _LOCAL = threading.local()
 
@@ -74,6 +78,8 @@ def _maximin_lp(matrix: np.ndarray) -> highspy.HighsLp:
     coefficient nonzero (HiGHS drops tiny entries); strategies are unchanged. The LP's
     value ``v`` is ``1 + (value - min) / range``.
     """
+    import highspy
+
     m, n = matrix.shape
     shifted = 1.0 + (matrix - matrix.min()) / _span(matrix)
     inf = highspy.kHighsInf
@@ -139,6 +145,8 @@ def zero_sum_lp(payoffs: np.ndarray, *, select: Selection = "vertex") -> Candida
     if select not in SELECTIONS:
         raise GameCardError("<call>", "select",
                             f"unknown selection {select!r} (accepted: {', '.join(SELECTIONS)})")
+    import highspy
+
     reason = constant_sum_applies(payoffs, {})
     if reason is not None:
         raise SolverError("zero_sum_lp", reason)
@@ -161,8 +169,6 @@ def zero_sum_lp(payoffs: np.ndarray, *, select: Selection = "vertex") -> Candida
                             "status": "optimal",
                             "iterations": int(solver.getInfo().simplex_iteration_count)}
     if select == "max_entropy":
-        from popgames.solvers.zero_sum_select import max_entropy_equilibrium
-
         x, y, extra = max_entropy_equilibrium(matrix, (x, y))
         # The selected pair's value is exact; HiGHS's is within its 1e-7 tolerance.
         info.update(extra, values=[extra["value"], constant - extra["value"]])

@@ -7,21 +7,22 @@ interior of the set, the selection Balduzzi et al. (2018, "Re-evaluating evaluat
 Nash averaging) use for meta-games. An interior-point LP gives each player's largest
 optimal support (Goldman & Tucker 1956), Clarabel maximises the entropy on that face
 with exponential cones, and a Newton step on the face's affine hull makes the answer an
-equilibrium to round-off. ``certain_supports`` / ``optimal_supports`` are also used by
-the correlated solvers to find the optimal face of zero-sum CCEs.
+equilibrium to round-off. :func:`strictly_complementary` also serves the correlated
+solvers (:func:`popgames.solvers.correlated.certain_supports`) to find the optimal face
+of zero-sum CCEs. Nothing here imports :mod:`popgames.solvers.zero_sum_lp`, which calls
+this module; Clarabel and SciPy are imported on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import clarabel
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
 
-from popgames.errors import SolverError
-from popgames.solvers.zero_sum_lp import _to_simplex, constant_sum_applies, zero_sum_lp
+from popgames.core.errors import SolverError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def max_entropy_equilibrium(matrix: np.ndarray,
@@ -47,7 +48,7 @@ def max_entropy_equilibrium(matrix: np.ndarray,
     # range, which its 1e-10 tolerance cannot resolve), the simplex pair's own supports:
     # every point of their face is optimal, so the answer is an equilibrium with at
     # least the vertex's entropy (though not always the maximum).
-    shortcut = None if vertex is None else _strictly_complementary(scaled, vertex)
+    shortcut = None if vertex is None else strictly_complementary(scaled, vertex)
     tries: list[tuple[str, Any]] = [("simplex", shortcut)] if shortcut is not None else \
         [("interior point", lambda: optimal_supports(scaled))] + \
         ([("simplex vertex", lambda: _vertex_supports(scaled, vertex))] if vertex else [])
@@ -89,22 +90,6 @@ def max_entropy_equilibrium(matrix: np.ndarray,
                   "entropy": [_entropy(x), _entropy(y)], "failed": failures}
 
 
-def certain_supports(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Both players' largest optimal supports, if the simplex pair shows them beyond doubt.
-
-    For a 2-player constant-sum game whose simplex pair is strictly complementary by
-    1e-9 of the payoff range (as a unique equilibrium's is); ``None`` otherwise.
-    """
-    if constant_sum_applies(payoffs, {}) is not None:
-        return None
-    matrix = payoffs[0]
-    span = float(matrix.max() - matrix.min())
-    if span == 0.0:
-        return np.ones(matrix.shape[0], dtype=bool), np.ones(matrix.shape[1], dtype=bool)
-    x, y = zero_sum_lp(payoffs).marginals
-    return _strictly_complementary((matrix - matrix.min()) / span, (x, y))
-
-
 def _entropy(p: np.ndarray) -> float:
     p = p[p > 0]
     return float(-(p * np.log(p)).sum())
@@ -121,6 +106,8 @@ def _vertex_supports(matrix: np.ndarray, vertex: tuple[np.ndarray, np.ndarray]
 def _clarabel(P: sp.csc_matrix, q: np.ndarray, A: sp.csc_matrix, b: np.ndarray,
               cones: list) -> Any:
     """Clarabel at 1e-10 (its defaults are 1e-8); its status string on failure."""
+    import clarabel
+
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
@@ -130,7 +117,7 @@ def _clarabel(P: sp.csc_matrix, q: np.ndarray, A: sp.csc_matrix, b: np.ndarray,
     return solution
 
 
-def _strictly_complementary(matrix: np.ndarray, vertex: tuple[np.ndarray, np.ndarray]
+def strictly_complementary(matrix: np.ndarray, vertex: tuple[np.ndarray, np.ndarray]
                             ) -> tuple[np.ndarray, np.ndarray] | None:
     """The largest optimal supports, if the simplex pair already shows them.
 
@@ -157,6 +144,9 @@ def optimal_supports(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reduced cost there, a column iff its dual exceeds its slack (the ratio test of
     El-Bakry, Tapia & Zhang 1994). Expects payoffs scaled to ``[0, 1]``.
     """
+    import clarabel
+    import scipy.sparse as sp
+
     m, n = matrix.shape
     # Variables (x, v), minimise -v; rows: sum(x) = 1 | v - A^T x <= 0 | -x <= 0.
     A = sp.csc_matrix(np.block([[np.ones((1, m)), np.zeros((1, 1))],
@@ -180,6 +170,8 @@ def _max_entropy_on_face(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray)
     answer (~1e-6 accurate) is projected onto the affine set of the equalities plus the
     inequalities it leaves tight, and Newton's method on that set makes it exact.
     """
+    import scipy.linalg as sla
+
     face = matrix[rows]                                       # [k, n]
     k = face.shape[0]
     other = np.flatnonzero(~cols)
@@ -219,12 +211,16 @@ def _max_entropy_on_face(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray)
             break
     x = np.zeros(matrix.shape[0])
     x[rows] = z[:k]
-    return _to_simplex(x)
+    x = np.clip(x, 0.0, None)  # simplex round-off (values like -1e-17), renormalised
+    return x / x.sum()
 
 
 def _clarabel_entropy(face: np.ndarray, cols: np.ndarray, other: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate maximum-entropy ``(x, w)`` on the face, and the columns binding there."""
+    import clarabel
+    import scipy.sparse as sp
+
     k = face.shape[0]
     j = np.arange(k)
     # Variables (x, w, t); maximise sum(t) with (t_j, x_j, 1) in the exponential cone,

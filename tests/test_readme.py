@@ -1,9 +1,11 @@
 """CI must run the README's test command, the README's commands must name real entry points,
-and both must install the tested versions pinned in ``constraints.txt``."""
+both must install the tested versions pinned in ``constraints.txt``, and its Python examples run."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 
 
 def _readme_commands() -> dict[str, str]:
@@ -71,3 +74,13 @@ def test_constraints_pin_everything_the_test_install_brings():
         assert version == pins[name], f"{req.name} {version} installed, {pins[name]} pinned"
         todo += [(r, extra) for r in metadata.requires(req.name) or []
                  for extra in ("", *req.extras)]
+
+
+def test_readme_python_examples_run(tmp_path):
+    """Every ```python block of the README runs as written, from the repository root."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        proc = subprocess.run([sys.executable, "-c", block], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from popgames.markov_game import State
-from popgames.markov_policies import ScriptedPolicy, UniformPolicy
+from popgames.kinds.markov.game import State
+from popgames.kinds.markov.policies import ScriptedPolicy, UniformPolicy
 
 PARAMS: dict[str, Any] = {
     "n_players": 3,

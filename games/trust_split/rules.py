@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from popgames.markov_game import State
-from popgames.markov_policies import ScriptedPolicy, UniformPolicy
+from popgames.kinds.markov.game import State
+from popgames.kinds.markov.policies import ScriptedPolicy, UniformPolicy
 
 PARAMS: dict[str, Any] = {
     "coins": 10,
@@ -56,21 +56,18 @@ class TrustSplit:
     won); ``returns [B, 2]``; ``claim_sum`` and ``claim_count [B, 2, 2]`` ([player,
     lost/won]).
 
-    Speed: every call is a few tensor operations, mostly gathers from constant tables
-    built once (:meth:`_build_tables`) by small integer codes: an observation is one
-    gather for the current round joined to ``past``; a legal mask is one gather; a claim
-    step's rewards and tallies are gathers by (hands, claims), the round it adds to
-    ``past`` one ``embedding_bag``. When all rows share ``t`` (a batch finishes together,
-    so they do) and reading it costs no device sync (CPU), each call does only the work of
-    its phase; otherwise a branch-free per-row path gives the same results (apart from
-    which random draws deal the hands).
+    Speed: every call is a few gathers from constant tables (:meth:`_build_tables`) by small
+    integer codes: the current round's observation (joined to ``past``), the legal mask, a
+    claim step's rewards and tallies, and the round it adds to ``past`` (an ``embedding_bag``).
+    When all rows share ``t`` (a batch finishes together) and reading it costs no device
+    sync (CPU), each call does only the work of its phase; otherwise a branch-free per-row
+    path gives the same results (apart from which random draws deal the hands).
     """
 
     def __init__(self, params: dict[str, Any], device: torch.device):
         self.coins, self.rounds = int(params["coins"]), int(params["rounds"])
         self.high, self.low = float(params["high_value"]), float(params["low_value"])
-        self.vocabulary = list(params["vocabulary"])
-        self.window = int(params["history"])
+        self.vocabulary, self.window = list(params["vocabulary"]), int(params["history"])
         for key, value, low in (("coins", self.coins, 1), ("rounds", self.rounds, 1),
                                 ("history", self.window, 0)):
             if value < low:
@@ -81,22 +78,19 @@ class TrustSplit:
             raise ValueError(f"high_value must exceed low_value >= 0, got {self.high} and {self.low}")
         self.device = torch.device(device)
         self.obs_bounds = (-1.0, 1.0)  # past claims are -1/coins before the first round
-        self.n_players = 2
-        self.n_tokens = len(self.vocabulary)
+        self.n_players, self.n_tokens = 2, len(self.vocabulary)
         self.n_actions = max(self.coins + 1, self.n_tokens)
         self.horizon = self.rounds * STEPS_PER_ROUND
         # Observation layout: name -> slice, so reference policies can read it.
-        sizes = [("hand", 3), ("phase", 3), ("acting", 1), ("first", 1),
-                 ("own_msg", self.n_tokens + 1), ("opp_msg", self.n_tokens + 1), ("progress", 1)]
-        for k in range(self.window):
-            sizes += [(f"past{k}_own_hand", 4), (f"past{k}_opp_hand", 4),
-                      (f"past{k}_own_msg", self.n_tokens + 1), (f"past{k}_opp_msg", self.n_tokens + 1),
-                      (f"past{k}_own_claim", 1), (f"past{k}_opp_claim", 1), (f"past{k}_won", 1)]
-        self.layout, start = {}, 0
-        for name, size in sizes:
-            self.layout[name] = slice(start, start + size)
-            start += size
-        self.obs_dim = start
+        m = self.n_tokens + 1
+        sizes = [("hand", 3), ("phase", 3), ("acting", 1), ("first", 1), ("own_msg", m), ("opp_msg", m),
+                 ("progress", 1)]
+        sizes += [(f"past{k}_{name}", size) for k in range(self.window) for name, size in (
+            ("own_hand", 4), ("opp_hand", 4), ("own_msg", m), ("opp_msg", m), ("own_claim", 1),
+            ("opp_claim", 1), ("won", 1))]
+        ends = list(itertools.accumulate(size for _, size in sizes))
+        self.layout = {name: slice(end - size, end) for (name, size), end in zip(sizes, ends)}
+        self.obs_dim = ends[-1]
         self._build_tables()
 
     # -- constant tables --------------------------------------------------------------
@@ -109,10 +103,9 @@ class TrustSplit:
         ``x_0 * C + x_1``; a claim step ``(h_0 * 3 + h_1) * C^2 + x_0 * C + x_1``. Rows of
         observation tables hold both players' views (player 0's, then player 1's).
         """
-        m, c, L = self.n_tokens + 1, self.coins + 1, self.layout
+        m, c, L, dev = self.n_tokens + 1, self.coins + 1, self.layout, self.device
         cur_dim, blk = L["progress"].stop, 11 + 2 * m  # per view: current round, one past round
         self._m, self._c, self._cur_dim, self._blk = m, c, cur_dim, blk
-        f32 = torch.float32
         rounds = list(itertools.product(range(3), range(3), range(m), range(m)))  # h_0, h_1, m_0, m_1
         # Current round by [phase, first, hands and messages, player]; progress is set per t.
         cur = torch.zeros(3, 2, len(rounds), 2, cur_dim)
@@ -120,16 +113,15 @@ class TrustSplit:
             speaker = first if phase == 0 else 1 - first
             for me, (mine, yours, said, heard) in enumerate(((h0, h1, m0, m1), (h1, h0, m1, m0))):
                 v = cur[phase, first, i, me]
-                v[L["hand"].start + mine] = 1
-                v[L["phase"].start + phase] = 1
+                for name, at in (("hand", mine), ("phase", phase), ("own_msg", said), ("opp_msg", heard)):
+                    v[L[name].start + at] = 1
                 v[L["acting"].start] = float(phase == 2 or speaker == me)
                 v[L["first"].start] = float(first == me)
-                v[L["own_msg"].start + said] = 1
-                v[L["opp_msg"].start + heard] = 1
         # Progress comes from the float32 op a direct computation uses: t / horizon.
         by_t = cur.view(3, -1, 2, cur_dim)[torch.arange(self.horizon + 1) % 3].clone()
         by_t[..., L["progress"].start] = (torch.arange(self.horizon + 1) / self.horizon)[:, None, None]
-        dev = self.device
+        self._cur_by_phase = cur.view(-1, 2 * cur_dim).to(dev)     # [(phase, first, round), 2 views]
+        self._cur_by_t = by_t.view(self.horizon + 1, -1, 2 * cur_dim).to(dev)  # [t][(first, round)]
         # The round a claim step adds to ``past``: one row by hands and messages plus one by
         # claims, both in the columns of past0 (the newest); and the "no round yet" block.
         none = torch.zeros(2, 0)
@@ -143,24 +135,18 @@ class TrustSplit:
         # Claim steps by hands and claims: rewards [.., 2], claims by lost/won [.., 2, 2] and
         # the lost/won one-hot [.., 2, 2]; one more all-zero row for rows that do not claim.
         h0, h1, x0, x1 = torch.tensor(list(itertools.product(range(3), range(3), range(c), range(c)))).T
-        hands = torch.stack([h0, h1], 1)
-        claims = torch.stack([x0, x1], 1).to(f32)
+        hands, claims = torch.stack([h0, h1], 1), torch.stack([x0, x1], 1).to(torch.float32)
         total = claims.sum(1, keepdim=True).clamp(min=self.coins)
-        won = torch.nn.functional.one_hot(beats(hands, hands.flip(1)).long(), 2).to(f32)
-        zero = torch.zeros(1, 2)
-        self._rewards_table = torch.cat([self.coins * claims / total * self.values(hands), zero]).to(dev)
-        self._claimed_table = torch.cat([won * claims[:, :, None], zero[:, :, None].expand(1, 2, 2)]).to(dev)
-        self._won_table = torch.cat([won, zero[:, :, None].expand(1, 2, 2)]).to(dev)
-        self._cur_by_phase = cur.view(-1, 2 * cur_dim).to(dev)     # [(phase, first, round), 2 views]
-        self._cur_by_t = by_t.view(self.horizon + 1, -1, 2 * cur_dim).to(dev)  # [t][(first, round)]
+        won = torch.nn.functional.one_hot(beats(hands, hands.flip(1)).long(), 2).to(torch.float32)
+        self._rewards_table, self._claimed_table, self._won_table = (
+            torch.cat([x, x.new_zeros(1, *x.shape[1:])]).to(dev)
+            for x in (self.coins * claims / total * self.values(hands), won * claims[:, :, None], won))
         # By [phase, first]: who speaks [.., 2] and the legal masks [.., 2, n_actions].
+        phase, first, me = torch.meshgrid(torch.arange(3), torch.arange(2), torch.arange(2), indexing="ij")
+        speaks = (phase < 2) & (torch.where(phase == 0, first, 1 - first) == me)
         idx = torch.arange(self.n_actions)
-        speaks = torch.zeros(3, 2, 2, dtype=torch.bool)
-        legal = torch.zeros(3, 2, 2, self.n_actions, dtype=torch.bool)
-        for phase, first, me in itertools.product(range(3), range(2), range(2)):
-            speaks[phase, first, me] = phase < 2 and (first if phase == 0 else 1 - first) == me
-            legal[phase, first, me] = (idx <= self.coins if phase == 2 else
-                                       idx < self.n_tokens if speaks[phase, first, me] else idx == 0)
+        legal = torch.where((phase == 2)[..., None], idx <= self.coins,
+                            torch.where(speaks[..., None], idx < self.n_tokens, idx == 0))
         self._speaks_table, self._legal_table = speaks.to(dev), legal.to(dev)
         # Deals by first hand * 2 + offset of the second: both hands, always different.
         self._deal_table = torch.tensor([[a, (a + 1 + o) % 3] for a in range(3) for o in range(2)],
@@ -171,7 +157,7 @@ class TrustSplit:
         """A finished round's columns in both players' views of past0 ``[2, blk]``; the
         parts not given stay zero (hand 3, message ``n_tokens``, claim -1: none)."""
         L, out = self.layout, torch.zeros(2, self._blk)
-        col = {key[len("past0_"):]: L[key].start - L["past0_own_hand"].start
+        col = {key.removeprefix("past0_"): L[key].start - L["past0_own_hand"].start
                for key in L if key.startswith("past0_")}
         # claim / coins in float32, as a direct computation gives it
         value = torch.tensor(claims if claims is not None else (0, 0), dtype=torch.float32) / self.coins
@@ -193,10 +179,9 @@ class TrustSplit:
 
     def reset(self, batch: int, generator: torch.Generator) -> State:
         dev = self.device
-        hands = self._deal(batch, generator)
-        return {
+        return {  # (the deal draws before ``first``)
             "t": torch.zeros(batch, dtype=torch.long, device=dev),
-            "hands": hands,
+            "hands": self._deal(batch, generator),
             "first": torch.randint(2, (batch,), generator=generator, device=dev),
             "msg": torch.full((batch, 2), self.n_tokens, dtype=torch.long, device=dev),
             "past": self._no_past.expand(batch, -1, -1).clone(),
@@ -206,16 +191,14 @@ class TrustSplit:
         }
 
     def values(self, hands: torch.Tensor) -> torch.Tensor:
-        won = beats(hands, hands.flip(1))
-        return torch.where(won, self.high, self.low)
+        return torch.where(beats(hands, hands.flip(1)), self.high, self.low)
 
     def _shared_t(self, t: torch.Tensor) -> int | None:
         """``t`` when every row has it and reading it costs no device sync, else None."""
         if t.device.type != "cpu" or t.shape[0] == 0:
             return None
-        low, high = torch.aminmax(t)
-        low = int(low)
-        return low if low == int(high) else None
+        low, high = (int(x) for x in torch.aminmax(t))
+        return low if low == high else None
 
     def _codes(self, hands: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Codes of the hands, of the claims ``x`` and of the claim step (hands and claims)."""
@@ -225,27 +208,23 @@ class TrustSplit:
 
     def _push(self, past: torch.Tensor, pair: torch.Tensor, msg: torch.Tensor,
               claims: torch.Tensor) -> torch.Tensor:
-        """``past`` with the round of these hands, messages and claims (codes) in front."""
-        m = self._m
+        """``past`` with the round of these hands, messages and claims (codes) in front: both
+        views ``[B, 2, blk]`` of the new round are the sum of the round table's rows by its
+        two codes (hands and messages, claims)."""
+        m, blk = self._m, self._blk
         codes = torch.stack([torch.add(torch.add(msg[:, 1], msg[:, 0], alpha=m), pair, alpha=m * m),
                              claims + self._claims_offset], 1)
-        if self.window == 1:
-            return self._round_view(codes)
-        out = torch.empty_like(past)  # before the temporary: a steadier heap, fewer page faults
-        return torch.cat([self._round_view(codes), past[:, :, :-self._blk]], 2, out=out)
-
-    def _round_view(self, codes: torch.Tensor) -> torch.Tensor:
-        """Both views ``[B, 2, blk]`` of finished rounds given by their two codes ``[B, 2]``."""
-        rows = torch.nn.functional.embedding_bag(codes, self._round_table, mode="sum")
-        return rows.view(codes.shape[0], 2, self._blk)
+        # The output is allocated before the temporary: a steadier heap, fewer page faults.
+        out = torch.empty_like(past) if self.window > 1 else None
+        new = torch.nn.functional.embedding_bag(codes, self._round_table, mode="sum").view(len(codes), 2, blk)
+        return new if out is None else torch.cat([new, past[:, :, :-blk]], 2, out=out)
 
     def step(self, state: State, actions: torch.Tensor,
              generator: torch.Generator) -> tuple[State, torch.Tensor, torch.Tensor]:
         t0 = self._shared_t(state["t"])
         if t0 is None:
             return self._step_rows(state, actions, generator)
-        s = dict(state)
-        s["t"] = state["t"] + 1
+        s = dict(state, t=state["t"] + 1)
         done = torch.full_like(state["t"], t0 + 1 >= self.horizon, dtype=torch.bool)
         phase = t0 % STEPS_PER_ROUND
         if phase < 2:  # one player speaks
@@ -277,7 +256,7 @@ class TrustSplit:
         # Rows that do not claim read the tables' last, all-zero row.
         code = torch.where(claiming, code, self._rewards_table.shape[0] - 1)
         rewards = self._rewards_table.index_select(0, code)
-        s = dict(state)
+        s = dict(state, t=t + 1)
         s["returns"] = state["returns"] + rewards
         s["claim_sum"] = state["claim_sum"] + self._claimed_table.index_select(0, code)
         s["claim_count"] = state["claim_count"] + self._won_table.index_select(0, code)
@@ -287,7 +266,6 @@ class TrustSplit:
         s["hands"] = torch.where(claiming[:, None], self._deal(actions.shape[0], generator), state["hands"])
         s["msg"] = torch.where(claiming[:, None], self.n_tokens, msg)
         s["first"] = first ^ claiming
-        s["t"] = t + 1
         return s, rewards, s["t"] >= self.horizon
 
     def legal(self, state: State) -> torch.Tensor:
@@ -323,13 +301,11 @@ def make(params: dict[str, Any], device: torch.device) -> TrustSplit:
 # -- reference policies ---------------------------------------------------------------
 def reference_policies(rules: TrustSplit) -> dict[str, Any]:
     """greedy, welfare (honest, concede when losing), tit_for_tat, uniform."""
-    L = rules.layout
-    token_of_hand = torch.tensor([rules.vocabulary.index(h) if h in rules.vocabulary else 0
-                                  for h in HANDS] + [0], device=rules.device)
-    hand_of_token = torch.tensor([HANDS.index(t) if t in HANDS else 3 for t in rules.vocabulary] + [3],
-                                 device=rules.device)
-    silence = rules.vocabulary.index("silence") if "silence" in rules.vocabulary else rules.n_tokens - 1
-    honest_tokens = all(h in rules.vocabulary for h in HANDS)
+    L, vocab, coins, dev = rules.layout, rules.vocabulary, rules.coins, rules.device
+    token_of_hand = torch.tensor([vocab.index(h) if h in vocab else 0 for h in HANDS] + [0], device=dev)
+    hand_of_token = torch.tensor([HANDS.index(t) if t in HANDS else 3 for t in vocab] + [3], device=dev)
+    silence = vocab.index("silence") if "silence" in vocab else rules.n_tokens - 1
+    honest_tokens = all(h in vocab for h in HANDS)
 
     def decode(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hand = obs[:, L["hand"]].argmax(1)
@@ -337,30 +313,27 @@ def reference_policies(rules: TrustSplit) -> dict[str, Any]:
         claimed = hand_of_token[obs[:, L["opp_msg"]].argmax(1)]  # 3: silent or no hand named
         return hand, speaking, claimed
 
-    def cooperative(obs: torch.Tensor) -> torch.Tensor:
+    def welfare(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
         hand, speaking, claimed = decode(obs)
         known = (claimed < 3) & (claimed != hand)
         win = known & beats(hand, claimed.clamp(max=2))
-        full, half = torch.full_like(hand, rules.coins), torch.full_like(hand, rules.coins // 2)
+        full, half = torch.full_like(hand, coins), torch.full_like(hand, coins // 2)
         claim = torch.where(known, torch.where(win, full, torch.zeros_like(hand)), half)
         token = token_of_hand[hand] if honest_tokens else torch.full_like(hand, silence)
         return torch.where(speaking, token, claim)
 
     def greedy(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
         hand, speaking, _ = decode(obs)
-        return torch.where(speaking, torch.full_like(hand, silence), torch.full_like(hand, rules.coins))
-
-    def welfare(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-        return cooperative(obs)
+        return torch.where(speaking, torch.full_like(hand, silence), torch.full_like(hand, coins))
 
     def tit_for_tat(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
         # Cooperate unless last round the opponent lost and still claimed more than half.
         if rules.window == 0:
-            return cooperative(obs)
-        opp_claim = obs[:, L["past0_opp_claim"]].squeeze(1) * rules.coins
+            return welfare(obs, legal)
+        opp_claim = obs[:, L["past0_opp_claim"]].squeeze(1) * coins
         i_won = obs[:, L["past0_won"]].squeeze(1) == 1  # hands differ: then the opponent lost
-        defected = i_won & (opp_claim > rules.coins / 2)
-        return torch.where(defected, greedy(obs, legal), cooperative(obs))
+        defected = i_won & (opp_claim > coins / 2)
+        return torch.where(defected, greedy(obs, legal), welfare(obs, legal))
 
     return {"greedy": ScriptedPolicy("greedy", greedy), "welfare": ScriptedPolicy("welfare", welfare),
             "tit_for_tat": ScriptedPolicy("tit_for_tat", tit_for_tat), "uniform": UniformPolicy()}
@@ -369,9 +342,7 @@ def reference_policies(rules: TrustSplit) -> dict[str, Any]:
 def episode_metrics(rules: TrustSplit, state: State) -> dict[str, torch.Tensor]:
     """Per-episode split efficiency and mean claims when winning / losing (player 0 and 1)."""
     best = rules.rounds * rules.high * rules.coins  # hands always differ: max(v1, v2) = high
-    out = {"split_efficiency": state["returns"].sum(1) / best}
-    count = state["claim_count"].sum(1)
-    total = state["claim_sum"].sum(1)
-    out["claim_when_winning"] = total[:, 1] / count[:, 1].clamp(min=1)
-    out["claim_when_losing"] = total[:, 0] / count[:, 0].clamp(min=1)
-    return out
+    count, total = state["claim_count"].sum(1), state["claim_sum"].sum(1)
+    return {"split_efficiency": state["returns"].sum(1) / best,
+            "claim_when_winning": total[:, 1] / count[:, 1].clamp(min=1),
+            "claim_when_losing": total[:, 0] / count[:, 0].clamp(min=1)}

@@ -6,10 +6,11 @@ import re
 import numpy as np
 
 import popgames
-from popgames.analysis.game_facts import read_game_facts, reference_baselines
-from popgames.analysis.report import write_report
-from popgames.cli_common import run_main
-from popgames.run_driver import psro_main
+from popgames.kinds.markov.evaluation import reference_baselines
+from popgames.runs.facts import read_game_facts
+from popgames.analysis.reports import write_report
+from popgames.runs.options import run_main
+from popgames.psro import main as psro_main
 
 
 def test_markov_report_sections(tmp_path):

@@ -10,10 +10,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from popgames.analysis.report import (deviation_payoffs, player_weights, policy_origins,
-                                      read_final, read_run, write_report)
-from popgames.errors import PopgamesError
-from popgames.run_driver import psro_main
+from popgames.analysis.reports import write_report
+from popgames.analysis.reports.population import deviation_payoffs, player_weights, policy_origins
+from popgames.analysis.reports.run_data import read_final, read_run
+from popgames.core.errors import PopgamesError
+from popgames.psro import main as psro_main
 
 
 @pytest.fixture(scope="module")

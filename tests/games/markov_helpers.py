@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import popgames
-from popgames.markov_game import sample_actions
+from popgames.kinds.markov.game import sample_actions
 
 REPO = Path(__file__).resolve().parents[2]
 

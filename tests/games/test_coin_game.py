@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from markov_helpers import card, load, play
-from popgames.errors import GameCardError
+from popgames.core.errors import GameCardError
 
 GAME = load("coin_game")
 RULES = GAME.rules

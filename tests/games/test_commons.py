@@ -16,7 +16,7 @@ import torch
 from markov_helpers import card, load, play
 
 import popgames
-from popgames.errors import GameCardError
+from popgames.core.errors import GameCardError
 
 GAME = load("commons")
 RULES = GAME.rules

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from markov_helpers import card, load, play
-from popgames.errors import GameCardError
-from popgames.markov_policies import ScriptedPolicy, UniformPolicy
+from popgames.core.errors import GameCardError
+from popgames.kinds.markov.policies import ScriptedPolicy, UniformPolicy
 
 GAME = load("iterated_prisoners_dilemma")
 RULES = GAME.rules

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from markov_helpers import REPO, card, load, play
-from popgames.errors import GameCardError
-from popgames.markov_game import sample_actions
-from popgames.markov_policies import UniformPolicy
+from popgames.core.errors import GameCardError
+from popgames.kinds.markov.game import sample_actions
+from popgames.kinds.markov.policies import UniformPolicy
 
 GAME = load("trust_split")
 RULES = GAME.rules

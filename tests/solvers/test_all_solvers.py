@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 import popgames
 from popgames.analysis.exploitability import cce_gaps, ce_gaps, risk_averse_regrets
-from popgames.payoff_tensor import joint_marginals
+from popgames.core.payoff_tensor import joint_marginals
 from popgames.solvers import registry
 
 from game_strategies import on_simplex, payoff_tensors

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import popgames
-from popgames.errors import GameCardError, SolverError
-from popgames.payoff_tensor import joint_marginals
+from popgames.core.errors import GameCardError, SolverError
+from popgames.core.payoff_tensor import joint_marginals
 from popgames.solvers import alpha_rank
 from popgames.solvers.alpha_rank import alpharank
 

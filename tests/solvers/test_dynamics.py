@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import popgames
 from popgames.analysis.exploitability import nash_regrets
-from popgames.errors import GameCardError, SolverError
+from popgames.core.errors import GameCardError, SolverError
 from popgames.solvers.dynamics import regret_matching, replicator
 
 from game_strategies import on_simplex, payoff_tensors, random_game
@@ -44,7 +44,7 @@ def _nash_conv(payoffs, marginals) -> float:
 @pytest.mark.parametrize("shape", [(3,), (2, 3), (4, 4, 4), (2, 3, 2, 3), (2, 2, 20)])
 def test_deviation_payoffs_batched_and_per_player_paths(shape):
     # (2, 2, 20) would pad 20x and takes the per-player path; the others are batched.
-    from popgames.payoff_tensor import deviation_payoffs
+    from popgames.core.payoff_tensor import deviation_payoffs
     from popgames.solvers.dynamics import _Deviations
     rng = np.random.default_rng(len(shape))
     payoffs = random_game(rng, shape)

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, example, given, settings, strategies
 
 import popgames.solvers.lemke_howson as lh
 from popgames.analysis.exploitability import nash_regrets
-from popgames.errors import SolverError
-from popgames.solvers import _lh_numpy, solve
+from popgames.core.errors import SolverError
+from popgames.solvers import _lh_numpy, _lh_tableau, solve
 from popgames.solvers._lh_exact import exact_path
 from popgames.solvers.lemke_howson import lemke_howson, lemke_howson_all
 from gambit_peer import extreme_equilibria as gambit_equilibria
@@ -537,7 +537,7 @@ def test_a_near_tie_2x2_is_solved_in_floating_point(engine):
     x, y = np.empty(2), np.empty(2)
     for label in range(4):
         status, _, _, _, failures = engine_race(engine)(NEAR_TIE, [label], 100, x, y, LOOSE)
-        assert (status, tuple(failures)) == (_lh_numpy.FAILED, ((label, _lh_numpy.UNVERIFIED),))
+        assert (status, tuple(failures)) == (_lh_numpy.FAILED, ((label, _lh_tableau.UNVERIFIED),))
         cand = lemke_howson(NEAR_TIE, label=label)
         assert cand.info["engine"] == engine
         assert same_profile(cand.marginals, exact_path(NEAR_TIE, label, 100)[:2], atol=0)
@@ -630,7 +630,7 @@ CYCLING = np.array([[[1, 0, 1, 0, 1, 2], [0, 0, 0, 1, 2, 0], [1, 0, 2, 2, 1, 1],
 def test_a_cycling_path_is_caught_and_retried(engine):
     x, y = np.empty(7), np.empty(6)
     status, _, _, _, failures = engine_race(engine)(CYCLING, [1], 10**5, x, y, LOOSE)
-    assert (status, tuple(failures)) == (_lh_numpy.FAILED, ((1, _lh_numpy.CYCLE),))
+    assert (status, tuple(failures)) == (_lh_numpy.FAILED, ((1, _lh_tableau.CYCLE),))
     cand = lemke_howson(CYCLING, label=1, max_pivots=10**5)   # (no cycle check: no return)
     assert cand.info["engine"] == engine and cand.info["label"] == 1
     x, y, pivots = exact_path(CYCLING, 1, 10**6)        # the second try is the exact path
@@ -675,15 +675,15 @@ def test_unverified_ends_are_dropped(monkeypatch):
 
 @pytest.mark.skipif(C_EXT is None, reason="C extension not built")
 def test_c_engine_tolerances_match():
-    assert C_EXT.TOLERANCES == {"piv_rel": _lh_numpy.PIV_REL, "verify": _lh_numpy.VERIFY}
+    assert C_EXT.TOLERANCES == {"piv_rel": _lh_tableau.PIV_REL, "verify": _lh_numpy.VERIFY}
 
 
 @pytest.mark.skipif(C_EXT is None, reason="C extension not built")
 def test_c_engine_reports_failures():
     x, y = np.empty(7), np.empty(6)
     status, label, pivots, started, failures = C_EXT.race(CYCLING, [1], 10**6, x, y, LOOSE)
-    assert (status, label, started, failures) == (2, -1, 1, ((1, _lh_numpy.CYCLE),))
+    assert (status, label, started, failures) == (2, -1, 1, ((1, _lh_tableau.CYCLE),))
     assert pivots < 1000          # Brent's method notices the cycle within a few lengths
     status, label, pivots, started, failures = C_EXT.race(CYCLING, [1, 0], 10**6, x, y, LOOSE)
-    assert (status, label, failures) == (0, 0, ((1, _lh_numpy.CYCLE),))
+    assert (status, label, failures) == (0, 0, ((1, _lh_tableau.CYCLE),))
     assert_equilibrium(CYCLING, [x, y])

@@ -10,8 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import popgames
-from popgames.errors import GameCardError, SolverError, UnknownNameError
-from popgames.solvers import registry
+from popgames.core.errors import GameCardError, SolverError, UnknownNameError
+from popgames.solvers import registry, verification
 from popgames.solvers.registry import Candidate
 from game_strategies import payoff_tensors
 
@@ -122,7 +122,7 @@ def test_tolerance_is_proportional_to_the_payoff_scale(payoffs, exponent):
 
 
 def test_constant_game_tolerance_is_round_off_not_zero_or_one():
-    assert registry.tolerance(np.full((2, 2, 2), 1e6)) == pytest.approx(registry.ROUNDOFF * 1e6)
+    assert registry.tolerance(np.full((2, 2, 2), 1e6)) == pytest.approx(verification.ROUNDOFF * 1e6)
     assert registry.tolerance(np.zeros((2, 2, 2))) == 0.0
 
 
@@ -162,7 +162,7 @@ def test_backend_value_and_arithmetic_errors_become_statuses(scratch_entry):
 
 def test_a_non_finite_gap_is_a_failure_even_for_an_exact_backend(scratch_entry, monkeypatch):
     registry.register(scratch_entry, "right", _defect, concept="nash", exact=True)
-    monkeypatch.setattr(registry, "nash_regrets", lambda p, m: np.array([np.nan, 0.0]))
+    monkeypatch.setattr(verification, "nash_regrets", lambda p, m: np.array([np.nan, 0.0]))
     with pytest.raises(SolverError, match="gap is nan"):
         popgames.solvers.solve(PD, scratch_entry)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import clarabel
 import highspy
 import nashpy
 import numpy as np
@@ -328,7 +329,7 @@ def test_shortcut_and_interior_point_supports_agree():
         matrix = rng.random(shape)
         vertex = zero_sum_lp(zero_sum(matrix))
         x0, y0 = vertex.marginals
-        assert zss._strictly_complementary(matrix, (x0, y0)) is not None
+        assert zss.strictly_complementary(matrix, (x0, y0)) is not None
         fast = zss.max_entropy_equilibrium(matrix, (x0, y0))
         slow = zss.max_entropy_equilibrium(matrix)
         np.testing.assert_allclose(fast[0], slow[0], atol=1e-12)
@@ -338,8 +339,8 @@ def test_shortcut_and_interior_point_supports_agree():
 def test_kuhn_psro_with_max_entropy_reaches_the_game_value():
     # Kuhn poker's value for player 0 is -1/18 (Kuhn 1950); exact PSRO with the
     # max-entropy meta-solver must reach NashConv <= 1e-9 there.
-    from popgames.psro import psro
-    from popgames.spiel_game import SpielGame
+    from popgames.loops.psro import psro
+    from popgames.kinds.spiel.game import SpielGame
     records = list(psro(SpielGame("kuhn_poker"), "nash", iterations=30,
                         solver_options={"select": "max_entropy"}))
     assert records[-1].exploitability <= 1e-9
@@ -364,7 +365,7 @@ def test_bad_selection_and_failures_are_reported(monkeypatch):
         def solve(self):
             return Failed()
 
-    monkeypatch.setattr(zss.clarabel, "DefaultSolver", Broken)
+    monkeypatch.setattr(clarabel, "DefaultSolver", Broken)
     # Not strictly complementary, so the supports need Clarabel's LP; the fallback, the
     # simplex pair's own supports (0 and 2 for the rows), leaves one point: no Clarabel.
     faces = zero_sum([[1, -1], [1, -1], [-1, 1]])
