@@ -16,7 +16,7 @@ lies come out afterwards. One round alone makes claiming everything weakly domin
 
 Actions share one index space of size ``max(coins + 1, len(vocabulary))``: a token
 index while speaking, a claim while claiming; a player that does not move has
-action 0 as its only legal action.
+action 0 as its only legal action. Reference policies: ``policies.py``; hands: ``hands.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from typing import Any
 import torch
 
 from popgames.kinds.markov.game import State
-from popgames.kinds.markov.policies import ScriptedPolicy, UniformPolicy
+
+from .hands import beats
+from .policies import reference_policies  # noqa: F401  (part of the rules module's interface)
 
 PARAMS: dict[str, Any] = {
     "coins": 10,
@@ -37,13 +39,7 @@ PARAMS: dict[str, Any] = {
     "vocabulary": ["rock", "paper", "scissors", "silence"],
     "history": 2,  # past rounds shown in the observation window
 }
-HANDS = ("rock", "paper", "scissors")
 STEPS_PER_ROUND = 3
-
-
-def beats(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Paper (1) beats rock (0), scissors (2) beat paper, rock beats scissors."""
-    return b == (a + 2) % 3
 
 
 class TrustSplit:
@@ -93,7 +89,6 @@ class TrustSplit:
         self.obs_dim = ends[-1]
         self._build_tables()
 
-    # -- constant tables --------------------------------------------------------------
     def _build_tables(self) -> None:
         """Lookup tables from small integer codes to observation rows, masks and payoffs.
 
@@ -172,7 +167,6 @@ class TrustSplit:
                 out[me, col["own_claim"]], out[me, col["opp_claim"]] = value[me], value[you]
         return out
 
-    # -- rules ------------------------------------------------------------------------
     def _deal(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         code = torch.randint(6, (batch,), generator=generator, device=self.device)
         return self._deal_table.index_select(0, code)
@@ -294,49 +288,7 @@ class TrustSplit:
         return obs
 
 
-def make(params: dict[str, Any], device: torch.device) -> TrustSplit:
-    return TrustSplit(params, device)
-
-
-# -- reference policies ---------------------------------------------------------------
-def reference_policies(rules: TrustSplit) -> dict[str, Any]:
-    """greedy, welfare (honest, concede when losing), tit_for_tat, uniform."""
-    L, vocab, coins, dev = rules.layout, rules.vocabulary, rules.coins, rules.device
-    token_of_hand = torch.tensor([vocab.index(h) if h in vocab else 0 for h in HANDS] + [0], device=dev)
-    hand_of_token = torch.tensor([HANDS.index(t) if t in HANDS else 3 for t in vocab] + [3], device=dev)
-    silence = vocab.index("silence") if "silence" in vocab else rules.n_tokens - 1
-    honest_tokens = all(h in vocab for h in HANDS)
-
-    def decode(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        hand = obs[:, L["hand"]].argmax(1)
-        speaking = obs[:, L["phase"]].argmax(1) < 2
-        claimed = hand_of_token[obs[:, L["opp_msg"]].argmax(1)]  # 3: silent or no hand named
-        return hand, speaking, claimed
-
-    def welfare(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-        hand, speaking, claimed = decode(obs)
-        known = (claimed < 3) & (claimed != hand)
-        win = known & beats(hand, claimed.clamp(max=2))
-        full, half = torch.full_like(hand, coins), torch.full_like(hand, coins // 2)
-        claim = torch.where(known, torch.where(win, full, torch.zeros_like(hand)), half)
-        token = token_of_hand[hand] if honest_tokens else torch.full_like(hand, silence)
-        return torch.where(speaking, token, claim)
-
-    def greedy(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-        hand, speaking, _ = decode(obs)
-        return torch.where(speaking, torch.full_like(hand, silence), torch.full_like(hand, coins))
-
-    def tit_for_tat(obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-        # Cooperate unless last round the opponent lost and still claimed more than half.
-        if rules.window == 0:
-            return welfare(obs, legal)
-        opp_claim = obs[:, L["past0_opp_claim"]].squeeze(1) * coins
-        i_won = obs[:, L["past0_won"]].squeeze(1) == 1  # hands differ: then the opponent lost
-        defected = i_won & (opp_claim > coins / 2)
-        return torch.where(defected, greedy(obs, legal), welfare(obs, legal))
-
-    return {"greedy": ScriptedPolicy("greedy", greedy), "welfare": ScriptedPolicy("welfare", welfare),
-            "tit_for_tat": ScriptedPolicy("tit_for_tat", tit_for_tat), "uniform": UniformPolicy()}
+make = TrustSplit  # make(params, device) -> rules
 
 
 def episode_metrics(rules: TrustSplit, state: State) -> dict[str, torch.Tensor]:

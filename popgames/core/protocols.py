@@ -209,6 +209,9 @@ class Kind:
     exploitability
         ``exploitability(game, profile, concept) -> (value, per_player, kind)`` for
         :func:`popgames.exploitability`; ``None`` where the kind has no exact one.
+    torch_device
+        Whether its oracles and learners run on a torch device (``--device auto`` is then
+        resolved, which imports torch; other kinds run on the CPU without it).
     """
 
     name: str
@@ -219,3 +222,4 @@ class Kind:
     default_learner: str | None = None
     facts: Callable[[Game], dict[str, Any]] = lambda game: {}
     exploitability: Callable[[Game, Any, str | None], tuple[float, np.ndarray, str]] | None = None
+    torch_device: bool = False

@@ -23,7 +23,7 @@ from popgames.core.devices import check_device
 from popgames.core.errors import PopgamesError
 from popgames.core.protocols import Game
 from popgames.core.version import __version__
-from popgames.kinds.registry import load_game
+from popgames.kinds.registry import kind_of, load_game
 from popgames.runs.facts import write_game_facts
 from popgames.runs.folder import RunFolder, RunFolderError
 from popgames.runs.options import card_digest, check_seed, resume_checkpoint
@@ -96,9 +96,11 @@ def _settings(spec: LoopSpec, args: argparse.Namespace, game: Game) -> Config:
     registry.entry(meta_solver)
     seed = check_seed(args.seed if args.seed is not None else table.get("seed", 0),
                       args.seed is not None, source, f"{spec.name}.seed")
+    # Only a kind that runs on a torch device pays for importing torch to resolve "auto".
+    device = check_device(args.device) if args.device != "auto" or kind_of(game).torch_device else "cpu"
     shared = {"game": str(args.game), "game_name": game.name, "card_sha256": card_digest(game),
               "meta_solver": meta_solver, "iterations": int(iterations), "seed": seed,
-              "device": check_device(args.device), "popgames_version": __version__}
+              "device": device, "popgames_version": __version__}
     return {**shared, **spec.settings(args, game, table)}
 
 

@@ -26,8 +26,10 @@ def card(tmp_path: Path, name: str, **params):
         lines.append(f"{key} = {text}")
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
-    # A card's rules file must lie in its folder: a copy of the shipped one.
-    shutil.copyfile(REPO / "games" / name / "rules.py", folder / "rules.py")
+    # A card's rules file must lie in its folder: a copy of the shipped one, with the
+    # sibling modules it imports.
+    for source in (REPO / "games" / name).glob("*.py"):
+        shutil.copyfile(source, folder / source.name)
     (folder / "game.toml").write_text("\n".join(lines) + "\n")
     return popgames.load_game(folder)
 

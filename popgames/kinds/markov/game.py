@@ -194,8 +194,8 @@ def parse_markov(card: dict, src: str) -> Any:
     built on the CPU here and checked on one short episode
     (:func:`~popgames.kinds.markov.rules_check.check_rules`); ``MarkovGame.on_device`` moves them.
     """
-    from popgames.kinds.markov.rules_check import (build_rules, check_rules, forget_rules_module,
-                                             load_rules_module)
+    from popgames.kinds.markov.rules_check import build_rules, check_rules
+    from popgames.kinds.markov.rules_module import forget_rules_module, load_rules_module
 
     path = _rules_path(card, src)
     module = load_rules_module(path, src)

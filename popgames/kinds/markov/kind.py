@@ -37,4 +37,5 @@ def markov_facts(game: Game) -> dict[str, Any]:
 
 
 KIND = Kind(name="markov", parse=_parse, oracles={"ppo": _ppo}, default_oracle="ppo",
-            check_oracle_options=check_ppo_options, default_learner="ppo", facts=markov_facts)
+            check_oracle_options=check_ppo_options, default_learner="ppo", facts=markov_facts,
+            torch_device=True)

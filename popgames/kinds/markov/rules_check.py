@@ -1,4 +1,5 @@
-"""Importing a Markov game's rules file and checking that it keeps the rules contract.
+"""Checking that a Markov game's rules keep the rules contract (importing them:
+:mod:`popgames.kinds.markov.rules_module`).
 
 A ``kind = "markov"`` card runs user code. So that a broken rules file is reported
 when the card loads, as one :class:`~popgames.core.errors.GameCardError` line naming the
@@ -12,10 +13,7 @@ the reference policies' distributions and the episode metrics.
 
 from __future__ import annotations
 
-import importlib.util
 import numbers
-import sys
-import traceback
 import weakref
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +22,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from popgames.core.errors import GameCardError
+from popgames.kinds.markov.rules_module import raised
 
 #: Batch sizes tried for the check: the first that equals no dimension of the game, so a
 #: tensor with two axes swapped cannot pass for the right shape.
@@ -36,19 +35,6 @@ METHODS = ("reset", "observe", "legal", "step")
 _PASSED: weakref.WeakKeyDictionary[ModuleType, set[str]] = weakref.WeakKeyDictionary()
 
 
-def _line(exc: BaseException, path: Path) -> str:
-    """`` (rules.py line N)`` for the innermost frame of ``exc`` in the rules file, else ``""``."""
-    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-    return f" ({path.name} line {lines[-1]})" if lines else ""
-
-
-def _raised(path: Path, field: str, what: str, exc: Exception, at: str = "") -> GameCardError:
-    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
-    text = text if len(text) <= 300 else text[:297] + "..."
-    return GameCardError(str(path), field,
-                         f"{what} raised {type(exc).__name__}: {text}{at}{_line(exc, path)}")
-
-
 def _call(path: Path, function: str, fn: Callable, *args: Any, at: str = "") -> Any:
     """``fn(*args)``, with any exception turned into a card error on ``rules.<function>``."""
     try:
@@ -56,45 +42,7 @@ def _call(path: Path, function: str, fn: Callable, *args: Any, at: str = "") -> 
     except GameCardError:
         raise
     except Exception as exc:  # a user's rules code: any error becomes one card line naming its line
-        raise _raised(path, f"rules.{function}", f"{function}()", exc, at) from exc
-
-
-def load_rules_module(path: Path, src: str) -> ModuleType:
-    """Import a game folder's rules file under a stable, unique module name.
-
-    ``path`` is the resolved rules file; ``src`` the card. A module that fails to import
-    or lacks ``make``, ``PARAMS`` or ``reference_policies`` is not left in ``sys.modules``.
-    """
-    if not path.is_file():
-        raise GameCardError(src, "rules", f"no rules file {path.name} next to the card")
-    name = f"popgames_rules_{abs(hash(str(path))):x}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # registered during execution, as a normal import does
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        del sys.modules[name]
-        where = "" if exc.filename == str(path) else f" in {exc.filename}"
-        raise GameCardError(str(path), "rules",
-                            f"syntax error{where} at line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:  # a user's rules code: an import-time error becomes one card line
-        del sys.modules[name]
-        raise _raised(path, "rules", "importing the file", exc) from exc
-    for needed, ok in (("make", callable), ("PARAMS", lambda v: isinstance(v, dict)),
-                       ("reference_policies", callable)):
-        if not ok(getattr(module, needed, None)):
-            del sys.modules[name]
-            what = "defines no" if not hasattr(module, needed) else "has a malformed"
-            raise GameCardError(str(path), "rules", f"{path.name} {what} '{needed}'")
-    return module
-
-
-def forget_rules_module(module: ModuleType) -> None:
-    """Drop a rules module whose game failed to load, so the file is read afresh next time."""
-    sys.modules.pop(module.__name__, None)
+        raise raised(path, f"rules.{function}", f"{function}()", exc, at) from exc
 
 
 def build_rules(module: ModuleType, params: dict[str, Any], path: Path, src: str) -> Any:
@@ -109,7 +57,7 @@ def build_rules(module: ModuleType, params: dict[str, Any], path: Path, src: str
         first = str(exc).replace(",", " ").replace(":", " ").split(" ")[0]
         if isinstance(exc, ValueError) and first in params:
             raise GameCardError(src, f"params.{first}", str(exc)) from None
-        raise _raised(path, "rules.make", "make()", exc) from exc
+        raise raised(path, "rules.make", "make()", exc) from exc
     _rng_untouched(rng, path, "make")
     where = f"make() returned a {type(rules).__name__}"
     for attr in DIMENSIONS:

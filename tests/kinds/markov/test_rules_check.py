@@ -214,6 +214,21 @@ def test_a_failed_import_leaves_nothing_in_sys_modules(tmp_path):
     assert popgames.load_game(write(tmp_path)).rules.horizon == 3
 
 
+def test_rules_import_sibling_modules_of_their_folder_and_reread_them_after_a_failure(tmp_path):
+    """The card's folder is a package: ``from .x import y`` finds ``x.py`` beside the rules
+    (trust_split's policies live in one); a failed load forgets the siblings too."""
+    folder = write(tmp_path, "def first_legal(obs, legal):\n    return torch.zeros(obs.shape[0], dtype=torch.long)\n",
+                   "from .helpers import first_legal\n")
+    (folder / "helpers.py").write_text("raise RuntimeError('helper broken')\n")
+    assert "RuntimeError: helper broken" in refused(folder)
+    (folder / "helpers.py").write_text("import torch\n\n\ndef first_legal(obs, legal):\n"
+                                       "    return torch.zeros(obs.shape[0], dtype=torch.long)\n")
+    game = popgames.load_game(folder)
+    assert game.reference_policies()["first"].name == "first"
+    assert not any(name.endswith(".helpers") and name.split(".")[0] != game.module.__name__.split(".")[0]
+                   for name in sys.modules if name.startswith("popgames_rules_"))
+
+
 def test_a_parameter_error_from_make_names_the_parameter(tmp_path):
     folder = write(tmp_path, card=CARD + "[params]\nhorizon = 0\n")
     message = refused(folder)
