@@ -28,8 +28,8 @@ from open_spiel.python.algorithms import policy_aggregator
 from popgames.kinds.spiel.best_response import (best_response, best_response_to_reach, mixture_policy,
                                           nash_conv, nash_conv_from_reach)
 from popgames.kinds.spiel.game import SpielGame, to_tabular_policy
-from popgames.kinds.spiel.tree import build_tree
 from popgames.kinds.spiel.policies import expected_returns, expected_returns_many, random_policy, terminal_reach
+from popgames.kinds.spiel.tree import build_tree
 
 
 def _best(fn: Callable[[], object], budget: float, max_runs: int = 200) -> float:

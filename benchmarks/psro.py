@@ -86,12 +86,12 @@ from open_spiel.python.algorithms.psro_v2 import meta_strategies
 
 from popgames import solvers
 from popgames.core.protocols import Response
-from popgames.kinds.spiel.oracle import SpielOracle
-from popgames.loops.psro import psro
-from popgames.solvers.registry import Candidate, register
 from popgames.kinds.spiel.best_response import lexicographic_best_response
 from popgames.kinds.spiel.game import SpielGame
+from popgames.kinds.spiel.oracle import SpielOracle
 from popgames.kinds.spiel.policies import realization_plan, terminal_reach
+from popgames.loops.psro import psro
+from popgames.solvers.registry import Candidate, register
 
 JPSRO_GAP = 1e-6
 JPSRO_TIME_CAP = 400.0  # seconds, each side

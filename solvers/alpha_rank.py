@@ -58,9 +58,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from popgames.core.errors import SolverError
-from popgames.solvers.blas import single_thread_blas
 from popgames.solvers.alpha_rank_stationary import (edges, stationary_gth, stationary_iterative,
                                                     stationary_lu)
+from popgames.solvers.blas import single_thread_blas
 from popgames.solvers.registry import Candidate, register
 
 #: Largest chain solved by dense log-space state reduction (about 15 s at this size).

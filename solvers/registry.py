@@ -26,6 +26,7 @@ import numpy as np
 
 from popgames.core.errors import GameCardError, PopgamesError, SolverError, UnknownNameError
 from popgames.core.payoff_tensor import as_payoff_tensor, expected_payoffs
+from popgames.core.protocols import Game
 from popgames.solvers.option_types import conforms, describe
 from popgames.solvers.verification import DEFAULT_TOL, tolerance, verify
 
@@ -211,7 +212,8 @@ def solve(game: Any, name: str = "nash", **options: Any) -> Solution:
     """
     ent = entry(name)
     payoffs = as_payoff_tensor(game)
-    merged = {**dict(getattr(game, "solver_options", {}).get(name, {})), **options}
+    card = game.solver_options.get(name, {}) if isinstance(game, Game) else {}  # a game's [solvers.*]
+    merged = {**dict(card), **options}
     check_options(name, merged)
     tol = tolerance(payoffs, float(merged.get("tol", DEFAULT_TOL)), ent.concept,
                     float(merged.get("mean_weight", 0.0)))

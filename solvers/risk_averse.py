@@ -42,11 +42,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from popgames.core.regrets import risk_averse_regrets
 from popgames.core.errors import SolverError
+from popgames.core.regrets import risk_averse_regrets
 from popgames.solvers.blas import single_thread_blas
-from popgames.solvers.risk_averse_polish import _Moments, _polish
 from popgames.solvers.registry import Candidate, register
+from popgames.solvers.risk_averse_polish import _Moments, _polish
 
 #: (form, damping) per stage; damping is rho relative to the objective's scale.
 _STAGES = (("jacobi", 0.01), ("extragradient", 0.1), ("extragradient", 1.0))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, Iterator, Mapping
 
-from popgames.runs.folder import RunFolderError
 from popgames.core.protocols import Game, Learner
 from popgames.kinds.cards import FXP_LOOP_OPTIONS as LOOP_OPTIONS
 from popgames.kinds.registry import kind_of
@@ -24,6 +23,7 @@ from popgames.loops.fxp.loop import fxp
 from popgames.loops.fxp.options import check_loop_options, default_learner, make_learner
 from popgames.loops.fxp.state import FxpState, state_arrays, state_from_arrays
 from popgames.runs.driver import Config, LoopSpec, check_same_run
+from popgames.runs.folder import RunFolderError
 from popgames.runs.options import check_same_options, parse_option
 from popgames.solvers import registry
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from popgames.runs.options import parse_option
 from popgames.core.errors import PopgamesError, SolverError
-from popgames.kinds.registry import load_game
 from popgames.kinds.matrix.game import MatrixGame
+from popgames.kinds.registry import load_game
+from popgames.runs.options import parse_option
 from popgames.solvers import registry
 
 #: Solved by default: one entry per concept (the per-backend names are reachable with --solver).

@@ -6,11 +6,11 @@ import re
 import numpy as np
 
 import popgames
-from popgames.kinds.markov.evaluation import reference_baselines
-from popgames.runs.facts import read_game_facts
 from popgames.analysis.reports import write_report
-from popgames.runs.options import run_main
+from popgames.kinds.markov.evaluation import reference_baselines
 from popgames.psro import main as psro_main
+from popgames.runs.facts import read_game_facts
+from popgames.runs.options import run_main
 
 
 def test_markov_report_sections(tmp_path):

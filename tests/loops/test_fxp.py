@@ -15,13 +15,13 @@ import pytest
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 import popgames
-from popgames.runs.options import run_main
 from popgames.core.errors import PopgamesError
 from popgames.fxp import fxp
-from popgames.loops.fxp.options import make_learner
-from popgames.loops.fxp.state import state_arrays, state_from_arrays
 from popgames.fxp import main as fxp_main
 from popgames.kinds.spiel.game import SpielGame
+from popgames.loops.fxp.options import make_learner
+from popgames.loops.fxp.state import state_arrays, state_from_arrays
+from popgames.runs.options import run_main
 
 TEAM = "games/fxp_team_game"
 CMD = [sys.executable, "-m", "popgames.fxp"]

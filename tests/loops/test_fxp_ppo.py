@@ -16,16 +16,16 @@ import torch
 
 import popgames
 from run_metrics import comparable_metrics
-from popgames.runs.options import run_main
 from popgames.core.errors import PopgamesError
+from popgames.core.randomness import task_rng
 from popgames.fxp import fxp
-from popgames.loops.fxp.options import make_learner
 from popgames.fxp import main as fxp_main
-from popgames.loops.fxp.ppo_learner import PpoLearner
 from popgames.kinds.markov.policies import MlpPolicy
 from popgames.kinds.markov.ppo import SELF
-from popgames.core.randomness import task_rng
+from popgames.loops.fxp.options import make_learner
+from popgames.loops.fxp.ppo_learner import PpoLearner
 from popgames.report import main as report_main
+from popgames.runs.options import run_main
 
 GAME = "games/trust_split"
 TINY = {"updates": 2, "num_envs": 64, "eval_episodes": 64, "epochs": 1}

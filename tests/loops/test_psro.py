@@ -12,9 +12,9 @@ from open_spiel.python.algorithms import exploitability as os_exploitability
 import popgames
 from popgames.core.errors import PopgamesError
 from popgames.kinds.matrix.oracle import MatrixOracle
-from popgames.kinds.spiel.oracle import SpielOracle, _poly_contract
 from popgames.kinds.spiel.best_response import mixture_policy, tremble_reach
 from popgames.kinds.spiel.game import SpielGame
+from popgames.kinds.spiel.oracle import SpielOracle, _poly_contract
 from popgames.kinds.spiel.policies import random_policy, terminal_reach
 from popgames.psro import psro
 

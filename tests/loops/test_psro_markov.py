@@ -14,9 +14,9 @@ import torch
 
 import popgames
 from run_metrics import comparable_metrics
-from popgames.runs.options import run_main
 from popgames.psro import main as psro_main
 from popgames.psro import psro
+from popgames.runs.options import run_main
 
 TINY = {"updates": 2, "num_envs": 64, "eval_episodes": 64, "epochs": 1}
 TINY_FLAGS = [arg for k, v in TINY.items() for arg in ("--oracle-option", f"{k}={v}")]

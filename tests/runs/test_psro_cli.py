@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from popgames.runs.options import run_main
-from popgames.report import main as report_main
 from popgames.psro import main as psro_main
+from popgames.report import main as report_main
+from popgames.runs.options import run_main
 
 CMD = [sys.executable, "-m", "popgames.psro"]
 

@@ -24,11 +24,11 @@ import pytest
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from popgames.runs.options import run_main
 from popgames.core.errors import GameCardError
 from popgames.fxp import main as fxp_main
 from popgames.psro import main as psro_main
 from popgames.runs.folder import RunFolder
+from popgames.runs.options import run_main
 
 KUHN = "games/kuhn_poker"
 TEAM = "games/fxp_team_game"

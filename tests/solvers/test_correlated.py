@@ -24,11 +24,11 @@ import popgames.solvers.correlated_newton as correlated_newton
 from popgames.analysis.exploitability import cce_gaps, ce_gaps
 from popgames.core.errors import PopgamesError, SolverError
 from popgames.core.payoff_tensor import outer
-from popgames.solvers.correlated_constraints import cce_rows
-from popgames.solvers.correlated_highs import face
 from popgames.solvers.correlated import (coarse_correlated_equilibrium,
                                          coarse_correlated_equilibrium_cvxpy,
                                          correlated_equilibrium, correlated_equilibrium_cvxpy)
+from popgames.solvers.correlated_constraints import cce_rows
+from popgames.solvers.correlated_highs import face
 from game_strategies import on_simplex, payoff_tensors, random_game
 
 OBJECTIVES = ("max_welfare", "max_gini", "max_entropy")

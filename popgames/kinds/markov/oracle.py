@@ -20,13 +20,13 @@ import numpy as np
 import torch
 
 from popgames.core.errors import GameCardError
+from popgames.core.payoff_tensor import joint_marginals
+from popgames.core.protocols import Entries, Oracle, OracleSettings, Population, Response
+from popgames.core.randomness import torch_generator
 from popgames.kinds.markov.evaluation import EntryTask, mixture_groups, rollout, run_entries, torch_threads
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
-from popgames.core.payoff_tensor import joint_marginals
-from popgames.core.protocols import Entries, Oracle, OracleSettings, Population, Response
 from popgames.kinds.markov.ppo import PpoConfig, opponent_groups, resolve_device, train
-from popgames.core.randomness import torch_generator
 
 BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
 #: Reference policies the per-iteration metrics play the meta-strategy against.

@@ -29,8 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
-from popgames.kinds.spiel.tree import GameTree
 from popgames.kinds.spiel.policies import player_rows, realization_plan, terminal_reach
+from popgames.kinds.spiel.tree import GameTree
 
 # Actions whose value is within this (relative) margin of the best count as tied, so
 # that round-off never decides between equal actions (see lexicographic_best_response).

@@ -20,8 +20,8 @@ from open_spiel.python import policy as os_policy
 from popgames.core.errors import GameCardError
 from popgames.kinds.cards import require, shared_tables, typed
 from popgames.kinds.spiel.best_response import mixture_policy as mixture_block
-from popgames.kinds.spiel.tree import GameTree, build_tree
 from popgames.kinds.spiel.policies import player_rows
+from popgames.kinds.spiel.tree import GameTree, build_tree
 
 
 def replay(tree: GameTree, history: tuple[int, ...]) -> pyspiel.State:

@@ -26,8 +26,8 @@ import numpy as np
 from popgames.core.errors import PopgamesError
 from popgames.kinds.matrix.game import MatrixGame
 from popgames.kinds.spiel.game import SpielGame, replay
-from popgames.kinds.spiel.tree import GameTree
 from popgames.kinds.spiel.policies import expected_returns_many, terminal_reach
+from popgames.kinds.spiel.tree import GameTree
 
 #: Most pure-strategy profiles (cells of the payoff tensor, per player) built: 1e6 cells is
 #: 8 MB per player and seconds for every default meta-solver; far more is out of reach of

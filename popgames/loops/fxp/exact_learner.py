@@ -23,10 +23,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from popgames.core.errors import PopgamesError
-from popgames.kinds.matrix.game import MatrixGame
 from popgames.core.payoff_tensor import others_matrix
 from popgames.core.protocols import Learner
 from popgames.core.regrets import nash_regrets
+from popgames.kinds.matrix.game import MatrixGame
 
 Opponents = Sequence[tuple[np.ndarray, float]]
 

@@ -18,8 +18,8 @@ import numpy as np
 from popgames.core.empirical_game import EmpiricalGame
 from popgames.core.errors import PopgamesError
 from popgames.core.protocols import Entries, Learner
-from popgames.loops.fxp.options import check_loop_options
 from popgames.core.randomness import task_rng
+from popgames.loops.fxp.options import check_loop_options
 
 
 @dataclass

@@ -23,8 +23,8 @@ from popgames.kinds.spiel.best_response import (best_response, best_response_to_
                                           lexicographic_best_response, mixture_policy, nash_conv,
                                           nash_conv_from_reach, tremble_reach)
 from popgames.kinds.spiel.game import SpielGame, to_tabular_policy
-from popgames.kinds.spiel.tree import CHANCE, DECISION, TERMINAL, build_tree
 from popgames.kinds.spiel.policies import expected_returns, expected_returns_many, random_policy, reach_probabilities, terminal_reach, uniform_policy
+from popgames.kinds.spiel.tree import CHANCE, DECISION, TERMINAL, build_tree
 
 TOL = 1e-9
 GOOFSPIEL = ("goofspiel", {"num_cards": 4, "imp_info": True, "points_order": "descending"})

@@ -10,9 +10,9 @@ from scipy.special import expit
 
 import popgames
 from popgames.core.errors import GameCardError, PopgamesError
-from popgames.loops.fxp.options import make_learner
 from popgames.kinds.team.game import (TeamMatrixGame, build_fxp_team_game, fxp_team_payoff,
                                       joint_actions, team_strategy)
+from popgames.loops.fxp.options import make_learner
 from popgames.psro import psro
 
 CARD = "games/fxp_team_game"
