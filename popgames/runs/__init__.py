@@ -1,1 +1,1 @@
-"""popgames.runs."""
+"""Runs: the one command-line driver, run folders with atomic checkpoints, and the solve command."""

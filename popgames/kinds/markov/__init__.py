@@ -1,1 +1,1 @@
-"""popgames.kinds.markov."""
+"""The ``markov`` kind: batched Markov games in torch, their rules files, the PPO oracle."""

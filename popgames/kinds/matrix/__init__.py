@@ -1,1 +1,1 @@
-"""popgames.kinds.matrix."""
+"""The ``matrix`` kind: normal-form games and their exact oracle."""

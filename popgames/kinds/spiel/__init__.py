@@ -1,1 +1,1 @@
-"""popgames.kinds.spiel."""
+"""The ``openspiel`` kind: OpenSpiel games on a flattened tree, exact best responses."""

@@ -1,1 +1,1 @@
-"""popgames.kinds.team."""
+"""The ``team_matrix`` kind: two teams of binary agents (FXP's team game)."""
