@@ -197,7 +197,7 @@ class Kind:
         ``parse(card, source) -> Game`` for a card dict read from ``source``.
     oracles
         PSRO oracles by name (``[psro] oracle`` / ``--oracle`` chooses); ``default_oracle``
-        is used when none is named.
+        is used when none is named (``None``: the kind has no PSRO oracle).
     check_oracle_options
         ``check(game, options, blame)`` raises a one-line error for a bad ``[oracle]`` /
         ``--oracle-option`` value (``blame``: key -> where it was given); ``None``: the
@@ -217,7 +217,7 @@ class Kind:
     name: str
     parse: Callable[[dict, str], Game]
     oracles: Mapping[str, OracleFactory]
-    default_oracle: str
+    default_oracle: str | None
     check_oracle_options: Callable[[Game, Mapping[str, Any], Mapping[str, str]], None] | None = None
     default_learner: str | None = None
     facts: Callable[[Game], dict[str, Any]] = lambda game: {}

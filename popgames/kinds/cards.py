@@ -9,9 +9,11 @@ line naming the file, the field and the cause.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Mapping
 
 from popgames.core.errors import GameCardError, PopgamesError
@@ -126,6 +128,45 @@ def shared_tables(card: dict, src: str) -> dict[str, Any]:
     return {"name": card_name(card, src), "description": description(card, src),
             "solver_options": solver_tables(card, src), "psro": psro_table(card, src),
             "fxp": fxp_table(card, src), "oracle_options": oracle_table(card, src), "source": src}
+
+
+# -- cards whose rules are a Python file beside them (markov, mean_field) ------------------
+def checked_params(module: ModuleType, given: Mapping[str, Any], src: str) -> dict[str, Any]:
+    """The card's ``[params]`` over the module's defaults, with names and types checked."""
+    params = dict(module.PARAMS)
+    for key, value in given.items():
+        if key not in params:
+            raise GameCardError(src, f"params.{key}", f"unknown parameter (known: {', '.join(params)})")
+        default = params[key]
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              if isinstance(default, float) else type(value) is type(default))
+        if isinstance(default, list) and default:
+            item = type(default[0])
+            ok = isinstance(value, list) and len(value) > 0 and all(
+                isinstance(v, item) or (item is float and isinstance(v, int)) for v in value) and not any(
+                isinstance(v, bool) for v in value)
+        if not ok:
+            raise GameCardError(src, f"params.{key}", f"expected {type(default).__name__}, "
+                                f"got {type(value).__name__} {value!r}")
+        if isinstance(default, float) and not math.isfinite(value):
+            raise GameCardError(src, f"params.{key}", f"must be finite, got {value!r}")
+        params[key] = float(value) if isinstance(default, float) else value
+    return params
+
+
+def rules_path(card: dict, src: str) -> Path:
+    """The card's ``rules`` file, resolved; it must be a ``.py`` file inside the card's folder
+    (symlinks resolved), so that a card cannot run any Python file on disk."""
+    given = typed(card.get("rules", "rules.py"), str, src, "rules")
+    folder = Path(src).parent.resolve()
+    path = (folder / given).resolve()
+    if Path(given).is_absolute():
+        raise GameCardError(src, "rules", f"{given!r} is an absolute path; name a file in the card's folder")
+    if not path.is_relative_to(folder):
+        raise GameCardError(src, "rules", f"{given!r} lies outside the card's folder ({path})")
+    if path.suffix != ".py":
+        raise GameCardError(src, "rules", f"{given!r} is not a .py file")
+    return path
 
 
 def builtin_games() -> list[str]:

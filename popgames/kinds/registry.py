@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "team_matrix": "popgames.kinds.team.kind",
     "openspiel": "popgames.kinds.spiel.kind",
     "markov": "popgames.kinds.markov.kind",
+    "mean_field": "popgames.kinds.mean_field.kind",
 }
 
 
@@ -58,6 +59,8 @@ def oracle_name(game: Game, name: str | None = None) -> str:
     the kind's default; one naming the kind's choices when it has no such oracle."""
     record = kind_of(game)
     chosen = name or game.psro.get("oracle") or record.default_oracle
+    if not record.oracles:
+        raise PopgamesError(f"{game.name}: {record.name} games have no PSRO oracle")
     if chosen not in record.oracles:
         where = "--oracle" if name else f"{game.source or game.name}: field 'psro.oracle'"
         raise PopgamesError(f"{where}: {record.name} games have no oracle '{chosen}' "

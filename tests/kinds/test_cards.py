@@ -48,9 +48,11 @@ def test_every_shipped_card_loads():
         assert type(by_name) is type(by_path) and by_path.name == name and by_path.description
         if isinstance(by_path, popgames.MatrixGame):
             np.testing.assert_array_equal(by_name.payoffs, by_path.payoffs)
-        elif hasattr(by_path, "params") and hasattr(by_path, "rules"):  # markov
+        elif by_path.kind == "markov":
             assert by_name.params == by_path.params and by_path.reference_policies()
-        elif hasattr(by_path, "game"):  # openspiel
+        elif by_path.kind == "mean_field":
+            assert by_name.params == by_path.params and by_path.rules.horizon >= 1
+        elif by_path.kind == "openspiel":
             assert str(by_name.game) == str(by_path.game)
 
 

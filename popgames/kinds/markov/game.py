@@ -34,13 +34,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 import torch
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import shared_tables, typed
+from popgames.kinds.cards import checked_params, rules_path, shared_tables, typed
 
 State = dict[str, torch.Tensor]
 
@@ -147,44 +146,6 @@ class MarkovGame:
         return dataclasses.replace(self, rules=rules)
 
 
-def checked_params(module: ModuleType, given: Mapping[str, Any], src: str) -> dict[str, Any]:
-    """The card's ``[params]`` over the module's defaults, with names and types checked."""
-    params = dict(module.PARAMS)
-    for key, value in given.items():
-        if key not in params:
-            raise GameCardError(src, f"params.{key}", f"unknown parameter (known: {', '.join(params)})")
-        default = params[key]
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              if isinstance(default, float) else type(value) is type(default))
-        if isinstance(default, list) and default:
-            item = type(default[0])
-            ok = isinstance(value, list) and len(value) > 0 and all(
-                isinstance(v, item) or (item is float and isinstance(v, int)) for v in value) and not any(
-                isinstance(v, bool) for v in value)
-        if not ok:
-            raise GameCardError(src, f"params.{key}", f"expected {type(default).__name__}, "
-                                f"got {type(value).__name__} {value!r}")
-        if isinstance(default, float) and not math.isfinite(value):
-            raise GameCardError(src, f"params.{key}", f"must be finite, got {value!r}")
-        params[key] = float(value) if isinstance(default, float) else value
-    return params
-
-
-def _rules_path(card: dict, src: str) -> Path:
-    """The card's ``rules`` file, resolved; it must be a ``.py`` file inside the card's folder
-    (symlinks resolved), so that a card cannot run any Python file on disk."""
-    given = typed(card.get("rules", "rules.py"), str, src, "rules")
-    folder = Path(src).parent.resolve()
-    path = (folder / given).resolve()
-    if Path(given).is_absolute():
-        raise GameCardError(src, "rules", f"{given!r} is an absolute path; name a file in the card's folder")
-    if not path.is_relative_to(folder):
-        raise GameCardError(src, "rules", f"{given!r} lies outside the card's folder ({path})")
-    if path.suffix != ".py":
-        raise GameCardError(src, "rules", f"{given!r} is not a .py file")
-    return path
-
-
 def parse_markov(card: dict, src: str) -> Any:
     """Build a :class:`~popgames.kinds.markov.game.MarkovGame` from a ``kind = "markov"`` card.
 
@@ -195,9 +156,9 @@ def parse_markov(card: dict, src: str) -> Any:
     (:func:`~popgames.kinds.markov.rules_check.check_rules`); ``MarkovGame.on_device`` moves them.
     """
     from popgames.kinds.markov.rules_check import build_rules, check_rules
-    from popgames.kinds.markov.rules_module import forget_rules_module, load_rules_module
+    from popgames.kinds.rules_module import forget_rules_module, load_rules_module
 
-    path = _rules_path(card, src)
+    path = rules_path(card, src)
     module = load_rules_module(path, src)
     try:
         params = checked_params(module, typed(card.get("params", {}), dict, src, "params"), src)

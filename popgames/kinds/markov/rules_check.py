@@ -1,5 +1,5 @@
 """Checking that a Markov game's rules keep the rules contract (importing them:
-:mod:`popgames.kinds.markov.rules_module`).
+:mod:`popgames.kinds.rules_module`).
 
 A ``kind = "markov"`` card runs user code. So that a broken rules file is reported
 when the card loads, as one :class:`~popgames.core.errors.GameCardError` line naming the
@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.markov.rules_module import raised
+from popgames.kinds.rules_module import raised
 
 #: Batch sizes tried for the check: the first that equals no dimension of the game, so a
 #: tensor with two axes swapped cannot pass for the right shape.

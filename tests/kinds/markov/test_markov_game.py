@@ -16,7 +16,8 @@ import torch
 
 import popgames
 from popgames.core.errors import GameCardError
-from popgames.kinds.markov.game import BatchedEnv, MarkovGame, checked_params, sample_actions
+from popgames.kinds.cards import checked_params
+from popgames.kinds.markov.game import BatchedEnv, MarkovGame, sample_actions
 from popgames.kinds.markov.policies import MlpPolicy, masked_probs, policy_from_arrays, to_arrays
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,4 +1,4 @@
-"""Importing a Markov card's rules file (the checks of what it defines are in rules_check).
+"""Importing a card's rules file (Markov and mean-field games; each kind checks what it defines).
 
 The file is imported as a module of a package made of the card's folder, under names
 unique to that folder, so it may import sibling files relatively and two cards never
@@ -32,14 +32,16 @@ def raised(path: Path, field: str, what: str, exc: Exception, at: str = "") -> G
                          f"{what} raised {type(exc).__name__}: {text}{at}{line_in(exc, path)}")
 
 
-def load_rules_module(path: Path, src: str) -> ModuleType:
+def load_rules_module(path: Path, src: str, needed: tuple[str, ...] = ("make", "PARAMS", "reference_policies")
+                      ) -> ModuleType:
     """Import a game folder's rules file under a stable, unique module name.
 
     ``path`` is the resolved rules file; ``src`` the card. The file is a module of a
     package made of the card's folder, so it may import its siblings relatively
     (``from .policies import reference_policies``); nothing outside the folder is on that
-    package's path. A module that fails to import or lacks ``make``, ``PARAMS`` or
-    ``reference_policies`` is not left in ``sys.modules``, nor are its siblings.
+    package's path. A module that fails to import or lacks one of the ``needed`` names
+    (``PARAMS`` a dict, the others callable) is not left in ``sys.modules``, nor are its
+    siblings.
     """
     if not path.is_file():
         raise GameCardError(src, "rules", f"no rules file {path.name} next to the card")
@@ -64,12 +66,12 @@ def load_rules_module(path: Path, src: str) -> ModuleType:
     except Exception as exc:  # a user's rules code: an import-time error becomes one card line
         forget_rules_module(module)
         raise raised(path, "rules", "importing the file", exc) from exc
-    for needed, ok in (("make", callable), ("PARAMS", lambda v: isinstance(v, dict)),
-                       ("reference_policies", callable)):
-        if not ok(getattr(module, needed, None)):
+    for name in needed:
+        ok = (lambda v: isinstance(v, dict)) if name == "PARAMS" else callable
+        if not ok(getattr(module, name, None)):
             forget_rules_module(module)
-            what = "defines no" if not hasattr(module, needed) else "has a malformed"
-            raise GameCardError(str(path), "rules", f"{path.name} {what} '{needed}'")
+            what = "defines no" if not hasattr(module, name) else "has a malformed"
+            raise GameCardError(str(path), "rules", f"{path.name} {what} '{name}'")
     return module
 
 

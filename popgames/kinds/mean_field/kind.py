@@ -1,0 +1,35 @@
+"""The ``mean_field`` kind: finite mean-field games, one population, exact machinery.
+
+PSRO's mean-field oracle (Muller et al. 2022) is not built yet: the kind has no PSRO
+oracle, and ``python -m popgames.psro`` refuses it in one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from popgames.core.errors import GameCardError
+from popgames.core.protocols import Kind
+from popgames.kinds.mean_field.exact import exploitability
+from popgames.kinds.mean_field.game import MeanFieldGame, parse_mean_field, policy_of
+
+
+def mean_field_exploitability(game: MeanFieldGame, policy: Any, concept: str | None
+                              ) -> tuple[float, np.ndarray, str]:
+    """``max_pi' J(pi', mu^pi) - J(pi, mu^pi)`` of a policy ``[T, X, A]``."""
+    if concept is not None:
+        raise GameCardError("<profile>", "concept", f"{concept!r}: a mean-field policy has only "
+                            "its exploitability (leave concept unset)")
+    value = exploitability(game.rules, policy_of(game, policy))["exploitability"]
+    return value, np.array([value]), "mean_field_exploitability"
+
+
+def mean_field_facts(game: MeanFieldGame) -> dict[str, Any]:
+    rules = game.rules
+    return {"n_states": int(rules.n_states), "n_actions": int(rules.n_actions), "horizon": int(rules.horizon)}
+
+
+KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={}, default_oracle=None,
+            facts=mean_field_facts, exploitability=mean_field_exploitability)
