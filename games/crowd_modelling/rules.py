@@ -50,6 +50,8 @@ def first_visit_moves(size: int, horizon: int) -> np.ndarray:
 
 
 class CrowdModelling:
+    agents = ()   # one population (a graphon game's rules have (M,))
+
     def __init__(self, params: dict[str, Any]):
         self.size, self.horizon = int(params["size"]), int(params["horizon"])
         if self.size < 2:

@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "openspiel": "popgames.kinds.spiel.kind",
     "markov": "popgames.kinds.markov.kind",
     "mean_field": "popgames.kinds.mean_field.kind",
+    "graphon": "popgames.kinds.graphon.kind",
 }
 
 

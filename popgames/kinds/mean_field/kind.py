@@ -18,12 +18,13 @@ from popgames.kinds.mean_field.game import MeanFieldGame, parse_mean_field, poli
 
 def mean_field_exploitability(game: MeanFieldGame, policy: Any, concept: str | None
                               ) -> tuple[float, np.ndarray, str]:
-    """``max_pi' J(pi', mu^pi) - J(pi, mu^pi)`` of a policy ``[T, X, A]``."""
+    """``max_pi' J(pi', mu^pi) - J(pi, mu^pi)`` of a policy ``[T, X, A]`` (graphon games: of a
+    policy ``[M, T, X, A]``, the mean over the agent grid, each agent's value per player entry)."""
     if concept is not None:
         raise GameCardError("<profile>", "concept", f"{concept!r}: a mean-field policy has only "
                             "its exploitability (leave concept unset)")
-    value = exploitability(game.rules, policy_of(game, policy))["exploitability"]
-    return value, np.array([value]), "mean_field_exploitability"
+    result = exploitability(game.rules, policy_of(game, policy))
+    return result["exploitability"], result["per_agent"], "mean_field_exploitability"
 
 
 def mean_field_facts(game: MeanFieldGame) -> dict[str, Any]:

@@ -34,11 +34,11 @@ class FictitiousPlayRecord:
 def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, mu_response: np.ndarray,
                      weight: float) -> np.ndarray:
     """The policy whose flow is ``(1 - weight)`` of ``policy``'s plus ``weight`` of ``response``'s."""
-    old = (1.0 - weight) * mu[:-1, :, None]
-    new = weight * mu_response[:-1, :, None]
+    old = (1.0 - weight) * mu[..., :-1, :, None]
+    new = weight * mu_response[..., :-1, :, None]
     mass = old + new
     mixed = np.divide(old * policy + new * response, mass, out=np.zeros_like(policy), where=mass > 0)
-    return np.where(mass > 0, mixed, 1.0 / policy.shape[2])
+    return np.where(mass > 0, mixed, 1.0 / policy.shape[-1])
 
 
 def fictitious_play(rules: MeanFieldRules, iterations: int, policy: np.ndarray | None = None
