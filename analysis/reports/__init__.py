@@ -12,7 +12,9 @@ section family:
 * :mod:`.population` -- the meta-strategy: ``meta_strategy.png``, the final strategy table;
 * :mod:`.metagame` -- the final meta-game: ``meta_game.png``;
 * :mod:`.markov` -- a Markov game's metrics and the sampled meta-game's equilibria;
-* :mod:`.fxp` -- FXP's sections (:func:`.fxp.write_fxp_report`).
+* :mod:`.fxp` -- FXP's sections (:func:`.fxp.write_fxp_report`);
+* :mod:`.mean_field` -- a mean-field or graphon run: exploitability, the distribution flow,
+  each agent's exploitability.
 
 :func:`write_report` picks the sections by what the run's records hold.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from popgames.analysis.reports import convergence, fxp, markov, metagame, population, psro
+from popgames.analysis.reports import convergence, fxp, markov, mean_field, metagame, population, psro
 from popgames.analysis.reports.run_data import Run
 
 Section = Callable[[Run], list[str]]
@@ -35,10 +37,13 @@ PSRO_SECTIONS: list[Section] = [psro.overview_section, convergence.figure_sectio
 
 def sections(run: Run) -> list[Section]:
     """The sections the run's records call for: FXP's for FXP records (their config says
-    ``algorithm = "fxp"``, their records count ``main_versions``); else PSRO's, with the
+    ``algorithm = "fxp"``, their records count ``main_versions``); mean-field ones for
+    records of a mean-field exploitability; else PSRO's, with the
     game-metrics section of a Markov game where the records carry ``game`` metrics."""
     if fxp.is_fxp(run):
         return fxp.SECTIONS
+    if mean_field.is_mean_field(run):
+        return mean_field.SECTIONS
     return PSRO_SECTIONS + ([markov.section] if "game" in run.last else [])
 
 

@@ -118,6 +118,23 @@ def check_fxp_table(table: Mapping[str, Any], src: str) -> None:
         raise GameCardError(src, "fxp.iterations", "must be at least 1")
 
 
+#: Known keys of a mean-field or graphon card's ``[meanfield]`` table (algorithm defaults).
+MEANFIELD_KEYS: dict[str, type | tuple[type, ...]] = {"algorithm": str, "iterations": int, "seed": int,
+                                                       "options": dict}
+
+
+def meanfield_table(card: dict, src: str) -> dict[str, Any]:
+    """A mean-field card's ``[meanfield]`` table, keys and types checked."""
+    table = typed(card.get("meanfield", {}), dict, src, "meanfield")
+    for key, value in table.items():
+        if key not in MEANFIELD_KEYS:
+            raise GameCardError(src, f"meanfield.{key}", f"unknown key (known: {', '.join(MEANFIELD_KEYS)})")
+        typed(value, MEANFIELD_KEYS[key], src, f"meanfield.{key}")
+    if table.get("iterations", 1) < 1:
+        raise GameCardError(src, "meanfield.iterations", "must be at least 1")
+    return table
+
+
 def oracle_table(card: dict, src: str) -> dict[str, Any]:
     """The card's ``[oracle]`` table (its keys are checked by the kind's oracle)."""
     return typed(card.get("oracle", {}), dict, src, "oracle")

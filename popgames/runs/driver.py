@@ -40,8 +40,9 @@ class LoopSpec:
     is the card's table for the loop); ``check_resume(saved, wanted, args)`` refuses flags
     that differ from the saved run and returns the config to continue with; ``runner``
     builds the oracle or learner; ``run(game, config, runner, state)`` is the loop's
-    generator; ``save(state, runner)`` / ``load(arrays, meta, runner, config)`` its checkpoint
-    form; ``owner(config)`` the checkpoint fields that tie it to this run.
+    generator; ``save(record, runner)`` / ``load(arrays, meta, runner, config)`` its checkpoint
+    form; ``owner(config)`` the checkpoint fields that tie it to this run. ``meta_solver``:
+    whether the loop solves meta-games (``--meta-solver`` and the config's ``meta_solver``).
     """
 
     name: str
@@ -59,6 +60,7 @@ class LoopSpec:
     owner: Callable[[Config], dict[str, Any]]
     report: Callable[[Path], Path]
     summary: Callable[[Game, list[dict[str, Any]]], str]
+    meta_solver: bool = True
 
 
 def parser(spec: LoopSpec) -> argparse.ArgumentParser:
@@ -67,8 +69,9 @@ def parser(spec: LoopSpec) -> argparse.ArgumentParser:
     p.add_argument("game", help="game folder with a game.toml (e.g. games/kuhn_poker) or a built-in name")
     p.add_argument("--iterations", type=int, help=f"total iterations (default: the card's [{spec.name}] "
                                                  f"value, else {spec.default_iterations})")
-    p.add_argument("--meta-solver", help="meta-solver registry name, e.g. nash, rae, cce, ce, alpharank "
-                                         f"(default: the card's [{spec.name}] meta_solver, else nash)")
+    if spec.meta_solver:
+        p.add_argument("--meta-solver", help="meta-solver registry name, e.g. nash, rae, cce, ce, "
+                                             f"alpharank (default: the card's [{spec.name}] meta_solver, else nash)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="loop or solver option (repeatable; overrides the card)")
     p.add_argument("--seed", type=int, help="root random seed (default: the card's, else 0)")
@@ -92,15 +95,16 @@ def _settings(spec: LoopSpec, args: argparse.Namespace, game: Game) -> Config:
         "iterations", spec.default_iterations)
     if iterations < 1:
         raise PopgamesError(f"--iterations {iterations}: must be at least 1")
-    meta_solver = args.meta_solver or table.get("meta_solver", "nash")
-    registry.entry(meta_solver)
     seed = check_seed(args.seed if args.seed is not None else table.get("seed", 0),
                       args.seed is not None, source, f"{spec.name}.seed")
     # Only a kind that runs on a torch device pays for importing torch to resolve "auto".
     device = check_device(args.device) if args.device != "auto" or kind_of(game).torch_device else "cpu"
     shared = {"game": str(args.game), "game_name": game.name, "card_sha256": card_digest(game),
-              "meta_solver": meta_solver, "iterations": int(iterations), "seed": seed,
-              "device": device, "popgames_version": __version__}
+              "iterations": int(iterations), "seed": seed, "device": device,
+              "popgames_version": __version__}
+    if spec.meta_solver:
+        shared["meta_solver"] = args.meta_solver or table.get("meta_solver", "nash")
+        registry.entry(shared["meta_solver"])
     return {**shared, **spec.settings(args, game, table)}
 
 
@@ -165,7 +169,7 @@ def main(spec: LoopSpec, argv: list[str] | None = None) -> int:
         with tqdm(total=config["iterations"], initial=len(history), disable=not sys.stderr.isatty(),
                   desc=f"{spec.name} {game.name}", unit="it") as bar:
             for record in spec.run(game, config, runner, state):
-                arrays, meta = spec.save(record.state, runner)
+                arrays, meta = spec.save(record, runner)
                 meta.update(card_sha256=config["card_sha256"], game_name=config["game_name"],
                             **spec.owner(config))
                 folder.save_checkpoint(arrays, meta)

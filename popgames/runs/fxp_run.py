@@ -105,7 +105,7 @@ FXP = LoopSpec(
     table=lambda game: game.fxp, default_iterations=30, add_flags=_flags, settings=_settings,
     check_resume=_check_resume,
     out_name=lambda config: f"fxp-{config['learner']}-seed{config['seed']}",
-    runner=_learner, run=_run, save=state_arrays,
+    runner=_learner, run=_run, save=lambda record, runner: state_arrays(record.state, runner),
     load=lambda arrays, meta, learner, config: state_from_arrays(arrays, meta, learner),
     owner=lambda config: {"algorithm": "fxp"},
     report=_report, summary=_summary)

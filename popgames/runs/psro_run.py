@@ -99,7 +99,7 @@ PSRO = LoopSpec(
     table=lambda game: game.psro, default_iterations=20, add_flags=_flags, settings=_settings,
     check_resume=_check_resume,
     out_name=lambda config: f"{config['meta_solver']}-seed{config['seed']}",
-    runner=_oracle, run=_run, save=state_arrays,
+    runner=_oracle, run=_run, save=lambda record, runner: state_arrays(record.state, runner),
     load=lambda arrays, meta, oracle, config: state_from_arrays(arrays, meta, oracle),
     owner=lambda config: {"meta_solver": config["meta_solver"]},
     report=_report, summary=_summary)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import checked_params, rules_path, shared_tables, typed
+from popgames.kinds.cards import checked_params, meanfield_table, rules_path, shared_tables, typed
 from popgames.kinds.graphon.graphons import graphon_matrix
 from popgames.kinds.mean_field.game import check_flow, make_rules
 
@@ -63,6 +63,7 @@ class GraphonGame:
     psro: dict[str, Any] = field(default_factory=dict)
     fxp: dict[str, Any] = field(default_factory=dict)
     oracle_options: dict[str, Any] = field(default_factory=dict)
+    meanfield: dict[str, Any] = field(default_factory=dict)   # the card's [meanfield] defaults
     source: str = ""
     kind: ClassVar[str] = "graphon"
 
@@ -90,4 +91,4 @@ def parse_graphon(card: dict, src: str) -> GraphonGame:
         forget_rules_module(module)  # an edited file is read afresh on the next load
         raise
     return GraphonGame(rules=rules, params=params, graphon={**table, "M": agents}, module=module,
-                       **shared_tables(card, src))
+                       meanfield=meanfield_table(card, src), **shared_tables(card, src))

@@ -74,36 +74,49 @@ def flow(rules: MeanFieldRules, policy: np.ndarray) -> tuple[np.ndarray, list[np
     return mu, transitions, rewards
 
 
+def q_functions(transitions: list[np.ndarray], rewards: list[np.ndarray],
+                policy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``Q[..., t, x, a]`` and ``V[..., t, x]`` (``V[..., T, :] = 0``) of ``policy`` in the MDP
+    that a fixed flow induces, or of the optimum when ``policy`` is ``None``."""
+    horizon = len(transitions)
+    *agents, n_states, n_actions = rewards[0].shape
+    q = np.empty((*agents, horizon, n_states, n_actions))
+    value = np.zeros((*agents, horizon + 1, n_states))
+    for t in range(horizon - 1, -1, -1):
+        q[..., t, :, :] = rewards[t] + np.einsum("...xay,...y->...xa", transitions[t], value[..., t + 1, :])
+        value[..., t, :] = (q[..., t, :, :].max(axis=-1) if policy is None
+                            else (policy[..., t, :, :] * q[..., t, :, :]).sum(axis=-1))
+    return q, value
+
+
 def policy_values(policy: np.ndarray, transitions: list[np.ndarray], rewards: list[np.ndarray]
                   ) -> np.ndarray:
     """``V[..., t, x]`` of ``policy`` in the MDP that a fixed flow induces (``V[T] = 0``)."""
-    *agents, horizon, n_states, _ = policy.shape
-    value = np.zeros((*agents, horizon + 1, n_states))
-    for t in range(horizon - 1, -1, -1):
-        q = rewards[t] + np.einsum("...xay,...y->...xa", transitions[t], value[..., t + 1, :])
-        value[..., t, :] = (policy[..., t, :, :] * q).sum(axis=-1)
-    return value
+    return q_functions(transitions, rewards, policy)[1]
+
+
+def greedy(q: np.ndarray) -> np.ndarray:
+    """The deterministic policy taking, among actions within ``TIE_RTOL`` of the best, the lowest."""
+    best = q.max(axis=-1, keepdims=True)
+    tied = q >= best - TIE_RTOL * np.maximum(np.abs(best), 1e-300)
+    return np.eye(q.shape[-1])[tied.argmax(axis=-1)]
+
+
+def boltzmann(q: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(q / temperature)`` over actions; temperature 0 is :func:`greedy`."""
+    if temperature == 0:
+        return greedy(q)
+    z = (q - q.max(axis=-1, keepdims=True)) / temperature
+    weights = np.exp(z)
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def best_response(transitions: list[np.ndarray], rewards: list[np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """A deterministic best response ``[..., T, X, A]`` to a fixed flow and its values
-    ``V[..., T + 1, X]``.
-
-    Backward induction; among actions within ``TIE_RTOL`` of the best, the lowest index.
-    """
-    horizon = len(transitions)
-    *agents, n_states, n_actions = rewards[0].shape
-    value = np.zeros((*agents, horizon + 1, n_states))
-    policy = np.zeros((*agents, horizon, n_states, n_actions))
-    for t in range(horizon - 1, -1, -1):
-        q = rewards[t] + np.einsum("...xay,...y->...xa", transitions[t], value[..., t + 1, :])
-        best = q.max(axis=-1, keepdims=True)
-        tied = q >= best - TIE_RTOL * np.maximum(np.abs(best), 1e-300)
-        choice = tied.argmax(axis=-1)[..., None]    # the lowest tied action
-        np.put_along_axis(policy[..., t, :, :], choice, 1.0, axis=-1)
-        value[..., t, :] = np.take_along_axis(q, choice, axis=-1)[..., 0]
-    return policy, value
+    """A deterministic best response ``[..., T, X, A]`` to a fixed flow (backward induction,
+    ties to the lowest action, :func:`greedy`) and the optimal values ``V[..., T + 1, X]``."""
+    q, value = q_functions(transitions, rewards)
+    return greedy(q), value
 
 
 def exploitability(rules: MeanFieldRules, policy: np.ndarray) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import checked_params, rules_path, shared_tables, typed
+from popgames.kinds.cards import checked_params, meanfield_table, rules_path, shared_tables, typed
 from popgames.kinds.mean_field.exact import MeanFieldRules, uniform_policy
 
 #: Tolerance of the simplex checks (rows of P, mu0): round-off of a sum of probabilities.
@@ -40,6 +40,7 @@ class MeanFieldGame:
     psro: dict[str, Any] = field(default_factory=dict)
     fxp: dict[str, Any] = field(default_factory=dict)
     oracle_options: dict[str, Any] = field(default_factory=dict)
+    meanfield: dict[str, Any] = field(default_factory=dict)   # the card's [meanfield] defaults
     source: str = ""
     kind: ClassVar[str] = "mean_field"
 
@@ -114,7 +115,8 @@ def parse_mean_field(card: dict, src: str) -> MeanFieldGame:
     except GameCardError:
         forget_rules_module(module)  # an edited file is read afresh on the next load
         raise
-    return MeanFieldGame(rules=rules, params=params, module=module, **shared_tables(card, src))
+    return MeanFieldGame(rules=rules, params=params, module=module, meanfield=meanfield_table(card, src),
+                       **shared_tables(card, src))
 
 
 def policy_of(game: MeanFieldGame, policy: Any) -> np.ndarray:

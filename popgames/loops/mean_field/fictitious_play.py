@@ -1,34 +1,23 @@
-"""Fictitious play for mean-field games (Perrin et al. 2020), as a generator of records.
+"""Fictitious play for mean-field games (Perrin et al. 2020): one step of :mod:`.loop`.
 
 Each iteration best-responds to the flow of the current policy and averages the
 response in: the new policy is the one whose flow is the average of the flows,
 ``pi_{k+1}(a | x, t) = ((1 - w) mu^{pi_k}_t(x) pi_k(a | x, t) + w mu^{br}_t(x) br(a | x, t))
 / ((1 - w) mu^{pi_k}_t(x) + w mu^{br}_t(x))`` (uniform where neither reaches ``x``), with
-``w = 1 / (k + 2)`` at iteration ``k`` (0-based), so ``pi_k`` plays the average of the
-uniform start and the ``k + 1`` best responses. This is OpenSpiel's ``FictitiousPlay``
-step (its ``MergedPolicy``); its exploitability after iteration ``k`` is reported in
-record ``k``.
+``w = 1 / (k + 2)`` at iteration ``k`` (0-based), so the policy after iteration ``k``
+plays the average of the uniform start and the ``k + 1`` best responses. This is
+OpenSpiel's ``FictitiousPlay`` step (its ``MergedPolicy``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import (MeanFieldRules, best_response, exploitability, flow,
-                                             uniform_policy)
+from popgames.kinds.mean_field.exact import MeanFieldRules, best_response, flow
 
-
-@dataclass
-class FictitiousPlayRecord:
-    """Iteration ``iteration``: the averaged ``policy`` after it and its ``exploitability``."""
-
-    iteration: int
-    policy: np.ndarray
-    exploitability: float
-    value: float
+OPTIONS: dict[str, Any] = {}
 
 
 def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, mu_response: np.ndarray,
@@ -41,14 +30,10 @@ def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, m
     return np.where(mass > 0, mixed, 1.0 / policy.shape[-1])
 
 
-def fictitious_play(rules: MeanFieldRules, iterations: int, policy: np.ndarray | None = None
-                    ) -> Iterator[FictitiousPlayRecord]:
-    """Run ``iterations`` steps of fictitious play from ``policy`` (default uniform)."""
-    policy = uniform_policy(rules) if policy is None else np.asarray(policy, np.float64)
-    for k in range(iterations):
-        mu, transitions, rewards = flow(rules, policy)
-        response, _ = best_response(transitions, rewards)
-        mu_response = flow(rules, response)[0]
-        policy = average_policies(policy, mu, response, mu_response, 1.0 / (k + 2))
-        scored: dict[str, Any] = exploitability(rules, policy)
-        yield FictitiousPlayRecord(k, policy, scored["exploitability"], scored["value"])
+def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray],
+         options: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    policy = arrays["policy"]
+    mu, transitions, rewards = flow(rules, policy)
+    response, _ = best_response(transitions, rewards)
+    mu_response = flow(rules, response)[0]
+    return {"policy": average_policies(policy, mu, response, mu_response, 1.0 / (k + 2))}

@@ -14,7 +14,7 @@ from popgames.core.errors import GameCardError
 from popgames.kinds.graphon.game import GraphonRules
 from popgames.kinds.graphon.graphons import check_graphon, graphon_matrix, grid
 from popgames.kinds.mean_field.exact import exploitability, uniform_policy
-from popgames.loops.mean_field.fictitious_play import fictitious_play
+from popgames.meanfield import fictitious_play
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -39,7 +39,7 @@ def test_the_card_and_popgames_exploitability_agree():
     value = popgames.exploitability(sis, uniform_policy(sis.rules))
     assert value.value == pytest.approx(8.818052870102, abs=1e-9) and value.per_player.shape == (101,)
     # Fictitious play lowers it, on every agent of the grid at once.
-    last = list(fictitious_play(sis.rules, 20))[-1]
+    last = list(fictitious_play(sis, 20))[-1]
     assert last.exploitability < 0.2 * value.value
 
 

@@ -15,7 +15,7 @@ import popgames
 from popgames.core.errors import GameCardError
 from popgames.kinds.mean_field.exact import (best_response, exploitability, flow, policy_values,
                                              uniform_policy)
-from popgames.loops.mean_field.fictitious_play import fictitious_play
+from popgames.meanfield import fictitious_play
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -39,7 +39,7 @@ def random_policy(rules, seed: int) -> np.ndarray:
 def test_openspiel_uniform_nash_conv_and_fictitious_play_curve(tmp_path):
     game = crowd(tmp_path, openspiel_compat=True)
     assert popgames.exploitability(game, uniform_policy(game.rules)).value == pytest.approx(2.813536554387, abs=1e-9)
-    curve = [r.exploitability for r in fictitious_play(game.rules, 100)]
+    curve = [r.exploitability for r in fictitious_play(game, 100)]
     expected = {1: 4.217152796364, 10: 0.990803262691, 50: 0.086881506938, 100: 0.033279531217}
     for k, value in expected.items():
         assert curve[k - 1] == pytest.approx(value, abs=1e-9)

@@ -1,0 +1,95 @@
+"""The sections of a mean-field (or graphon) run's report.
+
+Exploitability by iteration (``exploitability.png``), the final policy's distribution flow
+``mu_t(x)`` as a heatmap over time (``distribution.png``; graphons: the mean over the agent
+grid), for graphons each agent's exploitability along the grid (``per_agent.png``), and
+the by-iteration table. Everything comes from ``metrics.jsonl`` and the checkpoint's
+``policy`` and ``mu`` arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from popgames.analysis.reports.plotting import figure, plot_exploitability, save, title
+from popgames.analysis.reports.run_data import Run, fmt, table_records
+
+ALGORITHM_NAMES = {"fp": "fictitious play", "omd": "online mirror descent",
+                   "fixed_point": "fixed-point iteration (Boltzmann)", "prior_descent": "prior descent"}
+
+
+def is_mean_field(run: Run) -> bool:
+    return run.last.get("exploitability_kind") == "mean_field_exploitability"
+
+
+def overview_section(run: Run) -> list[str]:
+    config, last = run.config, run.last
+    best = min(run.records, key=lambda r: r["exploitability"])
+    algorithm = config.get("algorithm", "?")
+    options = ", ".join(f"{k}={v}" for k, v in sorted(config.get("options", {}).items())) or "defaults"
+    facts = run.facts
+    shape = ", ".join(f"{k} {facts[k]}" for k in ("n_states", "n_actions", "horizon", "agents", "graphon")
+                      if k in facts)
+    return [f"# {config.get('game_name', '?')}: {ALGORITHM_NAMES.get(algorithm, algorithm)}", "",
+            "| | |", "|---|---|",
+            f"| game | `{config.get('game_name')}` (card `{config.get('game')}`, sha256 "
+            f"`{config.get('card_sha256')}`){'; ' + shape if shape else ''} |",
+            f"| algorithm | `{algorithm}` ({options}) |",
+            f"| iterations | {len(run.records)} (planned {config.get('iterations')}) |",
+            f"| final exploitability (iteration {last['iteration']}) | {fmt(last['exploitability'])} |",
+            f"| best exploitability (iteration) | {fmt(best['exploitability'])} ({best['iteration']}) |",
+            f"| value J(pi, mu^pi) / best response's | {fmt(last['value'])} / {fmt(last['best_value'])} |",
+            f"| wall-clock | {last['wall_time']:.2f} s |", ""]
+
+
+def figure_section(run: Run) -> list[str]:
+    plot_exploitability(run.dir / "exploitability.png",
+                        [(r["iteration"], r["wall_time"], r["exploitability"]) for r in run.records],
+                        "exploitability", "max J(pi', mu^pi) - J(pi, mu^pi) of the policy")
+    lines = ["![exploitability against iteration and wall-clock time](exploitability.png)", ""]
+    mu = None if run.arrays is None else run.arrays.get("mu")
+    if mu is not None:
+        _plot_distribution(np.asarray(mu), run.dir / "distribution.png")
+        lines += ["![the final policy's distribution over states in time](distribution.png)", ""]
+    if "per_agent" in run.last:
+        _plot_per_agent(np.asarray(run.last["per_agent"]), run.dir / "per_agent.png")
+        lines += ["![each agent's exploitability along the graphon grid](per_agent.png)", ""]
+    return lines
+
+
+def _plot_distribution(mu: np.ndarray, path: Any) -> None:
+    flow = mu.mean(axis=0) if mu.ndim == 3 else mu      # graphons: the mean over the agent grid
+    fig, (ax,) = figure(7, 3.8, 1, "distribution mu_t(x) of the final policy"
+                        + (" (mean over agents)" if mu.ndim == 3 else ""), right=1.2)
+    image = ax.imshow(flow.T, aspect="auto", origin="lower", cmap="viridis")
+    ax.set_xlabel("time t")
+    ax.set_ylabel("state x")
+    if flow.shape[1] <= 20:
+        ax.set_yticks(range(flow.shape[1]))
+    fig.colorbar(image, ax=ax, fraction=0.05)
+    save(fig, path)
+
+
+def _plot_per_agent(per_agent: np.ndarray, path: Any) -> None:
+    fig, (ax,) = figure(7, 3.2, 1, None)
+    ax.plot(np.linspace(0.0, 1.0, len(per_agent)), per_agent)
+    title(ax, "exploitability of each agent alpha (final iteration)")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("exploitability")
+    ax.grid(True, alpha=0.3)
+    save(fig, path)
+
+
+def by_iteration_section(run: Run) -> list[str]:
+    lines = ["", "## Exploitability by iteration", "",
+             "| iteration | exploitability | value | best response's value | wall-clock (s) |",
+             "|---|---|---|---|---|"]
+    for r in table_records(run.records):
+        lines.append(f"| {r['iteration']} | {fmt(r['exploitability'])} | {fmt(r['value'])} | "
+                     f"{fmt(r['best_value'])} | {r['wall_time']:.2f} |")
+    return lines
+
+
+SECTIONS = [overview_section, figure_section, by_iteration_section]
