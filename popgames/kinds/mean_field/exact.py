@@ -20,6 +20,7 @@ equilibrium, and never negative.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -63,30 +64,84 @@ def uniform_policy(rules: MeanFieldRules) -> np.ndarray:
 def flow(rules: MeanFieldRules, policy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The distribution flow ``mu [..., T + 1, X]`` of ``policy``, with the transitions ``P_t``
     and rewards ``r_t`` it induces (computed once, reused by evaluation and best responses)."""
-    mu = np.empty((*rules.agents, rules.horizon + 1, rules.n_states))
+    agents, n, a = tuple(rules.agents), rules.n_states, rules.n_actions
+    mu = np.empty((*agents, rules.horizon + 1, n))
     mu[..., 0, :] = rules.mu0
     transitions, rewards = [], []
     for t in range(rules.horizon):
         p, r = rules.transition(t, mu[..., t, :]), rules.reward(t, mu[..., t, :])
         transitions.append(p)
         rewards.append(r)
-        mu[..., t + 1, :] = np.einsum("...x,...xa,...xay->...y", mu[..., t, :], policy[..., t, :, :], p)
+        # mu'(y) = sum_{x, a} mu(x) pi(a | x) P(y | x, a): one batched matmul (einsum's
+        # per-call overhead dominates on these small arrays).
+        mass = (mu[..., t, :, None] * policy[..., t, :, :]).reshape(*agents, 1, n * a)
+        mu[..., t + 1, :] = (mass @ p.reshape(*agents, n * a, n))[..., 0, :]
     return mu, transitions, rewards
+
+
+def _backward(transitions: list[np.ndarray], rewards: list[np.ndarray], policy: np.ndarray | None
+              ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+    """One backward pass for ``policy`` (if given) and the optimum together: ``(Q^pi, V^pi,
+    Q*, V*)``, each value ``[..., T + 1, X]`` with ``V[..., T, :] = 0``."""
+    horizon = len(transitions)
+    *agents, n, a = rewards[0].shape
+    columns = 1 if policy is None else 2      # [optimal, policy] values side by side
+    ahead = np.zeros((*agents, n, columns))
+    qs, values = [], [ahead]
+    for t in range(horizon - 1, -1, -1):
+        # One batched matmul for both: E[..., x, a, c] = sum_y P(y | x, a) V_c(y).
+        expected = (transitions[t].reshape(*agents, n * a, n) @ ahead).reshape(*agents, n, a, columns)
+        q = rewards[t][..., None] + expected
+        ahead = np.empty((*agents, n, columns))
+        ahead[..., 0] = q[..., 0].max(axis=-1)
+        if policy is not None:
+            ahead[..., 1] = (policy[..., t, :, :] * q[..., 1]).sum(axis=-1)
+        qs.append(q)
+        values.append(ahead)
+    q_all = np.stack(qs[::-1], axis=-4)          # [..., T, X, A, columns]
+    v_all = np.stack(values[::-1], axis=-3)      # [..., T + 1, X, columns]
+    if policy is None:
+        return None, None, q_all[..., 0], v_all[..., 0]
+    return q_all[..., 1], v_all[..., 1], q_all[..., 0], v_all[..., 0]
 
 
 def q_functions(transitions: list[np.ndarray], rewards: list[np.ndarray],
                 policy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``Q[..., t, x, a]`` and ``V[..., t, x]`` (``V[..., T, :] = 0``) of ``policy`` in the MDP
     that a fixed flow induces, or of the optimum when ``policy`` is ``None``."""
-    horizon = len(transitions)
-    *agents, n_states, n_actions = rewards[0].shape
-    q = np.empty((*agents, horizon, n_states, n_actions))
-    value = np.zeros((*agents, horizon + 1, n_states))
-    for t in range(horizon - 1, -1, -1):
-        q[..., t, :, :] = rewards[t] + np.einsum("...xay,...y->...xa", transitions[t], value[..., t + 1, :])
-        value[..., t, :] = (q[..., t, :, :].max(axis=-1) if policy is None
-                            else (policy[..., t, :, :] * q[..., t, :, :]).sum(axis=-1))
-    return q, value
+    q_pi, v_pi, q_best, v_best = _backward(transitions, rewards, policy)
+    return (q_best, v_best) if policy is None else (q_pi, v_pi)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything about one policy against its own flow, from one forward and one backward pass:
+    the flow ``mu`` with its ``transitions`` and ``rewards``, the policy's ``q`` and the optimal
+    ``q_best`` action values, and per agent ``value = J(pi, mu^pi)`` and ``best = max_pi' J``."""
+
+    policy: np.ndarray
+    mu: np.ndarray
+    transitions: list[np.ndarray]
+    rewards: list[np.ndarray]
+    q: np.ndarray
+    q_best: np.ndarray
+    value: np.ndarray
+    best: np.ndarray
+
+    @property
+    def gaps(self) -> np.ndarray:
+        """Each agent's exploitability (``[1]`` for one population), >= 0 but for round-off."""
+        return np.maximum(np.atleast_1d(self.best - self.value), 0.0)
+
+
+def evaluate(rules: MeanFieldRules, policy: np.ndarray) -> Evaluation:
+    """The :class:`Evaluation` of ``policy`` (checked)."""
+    policy = check_policy(rules, policy)
+    mu, transitions, rewards = flow(rules, policy)
+    q, v, q_best, v_best = _backward(transitions, rewards, policy)
+    mu0 = np.asarray(rules.mu0)
+    return Evaluation(policy, mu, transitions, rewards, q, q_best, (mu0 * v[..., 0, :]).sum(axis=-1),
+                      (mu0 * v_best[..., 0, :]).sum(axis=-1))
 
 
 def policy_values(policy: np.ndarray, transitions: list[np.ndarray], rewards: list[np.ndarray]
@@ -127,15 +182,16 @@ def exploitability(rules: MeanFieldRules, policy: np.ndarray) -> dict[str, Any]:
     each agent's exploitability ``[M]``; else ``[1]``), ``mu`` (the flow) and
     ``best_response``.
     """
-    policy = check_policy(rules, policy)
-    mu, transitions, rewards = flow(rules, policy)
-    value = (rules.mu0 * policy_values(policy, transitions, rewards)[..., 0, :]).sum(axis=-1)
-    response, best_values = best_response(transitions, rewards)
-    best = (rules.mu0 * best_values[..., 0, :]).sum(axis=-1)
-    gaps = np.maximum(np.atleast_1d(best - value), 0.0)   # >= 0 but for round-off
-    return {"exploitability": float(gaps.mean()), "value": float(np.mean(value)),
-            "best_value": float(np.mean(best)), "per_agent": gaps, "mu": mu,
-            "best_response": response}
+    evaluation = evaluate(rules, policy)
+    return {**summary(evaluation), "best_response": greedy(evaluation.q_best)}
+
+
+def summary(evaluation: Evaluation) -> dict[str, Any]:
+    """The exploitability dict of :func:`exploitability` from an :class:`Evaluation`, without
+    the best response (loops that do not need it skip building it)."""
+    gaps = evaluation.gaps
+    return {"exploitability": float(gaps.mean()), "value": float(np.mean(evaluation.value)),
+            "best_value": float(np.mean(evaluation.best)), "per_agent": gaps, "mu": evaluation.mu}
 
 
 def check_policy(rules: MeanFieldRules, policy: Any, source: str = "<policy>") -> np.ndarray:

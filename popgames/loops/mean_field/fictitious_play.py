@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import MeanFieldRules, best_response, flow
+from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, flow, greedy
 
 OPTIONS: dict[str, Any] = {}
 
@@ -30,10 +30,8 @@ def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, m
     return np.where(mass > 0, mixed, 1.0 / policy.shape[-1])
 
 
-def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray],
-         options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    policy = arrays["policy"]
-    mu, transitions, rewards = flow(rules, policy)
-    response, _ = best_response(transitions, rewards)
+def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
+         current: Evaluation) -> dict[str, np.ndarray]:
+    response = greedy(current.q_best)
     mu_response = flow(rules, response)[0]
-    return {"policy": average_policies(policy, mu, response, mu_response, 1.0 / (k + 2))}
+    return {"policy": average_policies(current.policy, current.mu, response, mu_response, 1.0 / (k + 2))}

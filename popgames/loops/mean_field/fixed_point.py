@@ -13,13 +13,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import MeanFieldRules, boltzmann, flow, q_functions
+from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, boltzmann
 
 OPTIONS: dict[str, Any] = {"temperature": 0.0}
 
 
-def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray],
-         options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    _, transitions, rewards = flow(rules, arrays["policy"])
-    q, _ = q_functions(transitions, rewards)
-    return {"policy": boltzmann(q, float(options["temperature"]))}
+def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
+         current: Evaluation) -> dict[str, np.ndarray]:
+    return {"policy": boltzmann(current.q_best, float(options["temperature"]))}

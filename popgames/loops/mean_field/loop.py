@@ -3,8 +3,10 @@
 ``for record in mean_field(game, 100, algorithm="fp"): record.exploitability`` runs
 fictitious play (``fp``), online mirror descent (``omd``), the Boltzmann fixed point
 (``fixed_point``) or prior descent (``prior_descent``) -- one module per algorithm, each a
-``step(rules, k, arrays, options) -> arrays`` on the exact machinery of
-:mod:`popgames.kinds.mean_field.exact` -- on mean-field and graphon games alike. The
+``step(rules, k, arrays, options, current) -> arrays`` on the exact machinery of
+:mod:`popgames.kinds.mean_field.exact`, ``current`` the :class:`Evaluation` of the current
+policy (its flow and its own and the optimal action values, computed once per iteration
+and shared with the exploitability) -- on mean-field and graphon games alike. The
 arrays (``policy`` and what the algorithm carries, e.g. OMD's cumulative values ``y``) are
 the whole state, so a checkpoint of them resumes the run exactly. Record ``k`` describes
 the policy after iteration ``k``: its exploitability (for graphons the mean over the
@@ -20,10 +22,10 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from popgames.core.errors import PopgamesError
-from popgames.kinds.mean_field.exact import exploitability, uniform_policy
+from popgames.kinds.mean_field.exact import Evaluation, evaluate, summary, uniform_policy
 from popgames.loops.mean_field import fictitious_play, fixed_point, mirror_descent, prior_descent
 
-Step = Callable[[Any, int, Mapping[str, np.ndarray], Mapping[str, Any]], dict[str, np.ndarray]]
+Step = Callable[[Any, int, Mapping[str, np.ndarray], Mapping[str, Any], Evaluation], dict[str, np.ndarray]]
 #: Algorithm name -> its module (``step`` and default ``OPTIONS``).
 ALGORITHMS = {"fp": fictitious_play, "omd": mirror_descent, "fixed_point": fixed_point,
               "prior_descent": prior_descent}
@@ -90,10 +92,12 @@ def mean_field(game: Any, iterations: int | None = None, options: Mapping[str, A
     step: Step = ALGORITHMS[algorithm].step
     state = state or MeanFieldState({"policy": uniform_policy(rules)})
     started = time.perf_counter()
+    current = evaluate(rules, state.arrays["policy"])
     while iterations is None or state.iteration < iterations:
         k = state.iteration
-        state.arrays = step(rules, k, state.arrays, settings)
-        scored = exploitability(rules, state.arrays["policy"])
+        state.arrays = step(rules, k, state.arrays, settings, current)
+        current = evaluate(rules, state.arrays["policy"])
+        scored = summary(current)
         metrics = {"iteration": k, "exploitability": scored["exploitability"],
                    "exploitability_kind": "mean_field_exploitability", "value": scored["value"],
                    "best_value": scored["best_value"], "algorithm": algorithm}

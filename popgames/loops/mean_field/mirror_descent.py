@@ -13,15 +13,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import MeanFieldRules, boltzmann, flow, q_functions
+from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, boltzmann
 
 OPTIONS: dict[str, Any] = {"lr": 1.0}
 
 
-def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray],
-         options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    policy = arrays["policy"]
-    _, transitions, rewards = flow(rules, policy)
-    q, _ = q_functions(transitions, rewards, policy)
-    y = arrays.get("y", np.zeros_like(policy)) + float(options["lr"]) * q
+def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
+         current: Evaluation) -> dict[str, np.ndarray]:
+    y = arrays.get("y", np.zeros_like(current.policy)) + float(options["lr"]) * current.q
     return {"policy": boltzmann(y, 1.0), "y": y}

@@ -13,20 +13,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import MeanFieldRules, boltzmann, flow, q_functions
+from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, boltzmann
 
 OPTIONS: dict[str, Any] = {"temperature": 1.0, "inner": 1}
 
 
-def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray],
-         options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    policy = arrays["policy"]
-    prior = arrays.get("prior", np.full_like(policy, 1.0 / policy.shape[-1]))
-    _, transitions, rewards = flow(rules, policy)
-    q, _ = q_functions(transitions, rewards)
+def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
+         current: Evaluation) -> dict[str, np.ndarray]:
+    prior = arrays.get("prior", np.full_like(current.policy, 1.0 / current.policy.shape[-1]))
     temperature = float(options["temperature"])
     with np.errstate(divide="ignore"):   # a zero prior probability stays zero
-        policy = boltzmann(q + temperature * np.log(prior), temperature)
+        policy = boltzmann(current.q_best + temperature * np.log(prior), temperature)
     if (k + 1) % int(options["inner"]) == 0:
         prior = policy
     return {"policy": policy, "prior": prior}
