@@ -61,22 +61,25 @@ def uniform_policy(rules: MeanFieldRules) -> np.ndarray:
     return np.full(policy_shape(rules), 1.0 / rules.n_actions)
 
 
-def flow(rules: MeanFieldRules, policy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def flow(rules: MeanFieldRules, policy: np.ndarray, rewards: bool = True
+         ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The distribution flow ``mu [..., T + 1, X]`` of ``policy``, with the transitions ``P_t``
-    and rewards ``r_t`` it induces (computed once, reused by evaluation and best responses)."""
+    and rewards ``r_t`` it induces (computed once, reused by evaluation and best responses;
+    ``rewards=False`` skips the rewards, for a flow alone)."""
     agents, n, a = tuple(rules.agents), rules.n_states, rules.n_actions
     mu = np.empty((*agents, rules.horizon + 1, n))
     mu[..., 0, :] = rules.mu0
-    transitions, rewards = [], []
+    transitions, payoffs = [], []
     for t in range(rules.horizon):
-        p, r = rules.transition(t, mu[..., t, :]), rules.reward(t, mu[..., t, :])
+        p = rules.transition(t, mu[..., t, :])
         transitions.append(p)
-        rewards.append(r)
+        if rewards:
+            payoffs.append(rules.reward(t, mu[..., t, :]))
         # mu'(y) = sum_{x, a} mu(x) pi(a | x) P(y | x, a): one batched matmul (einsum's
         # per-call overhead dominates on these small arrays).
         mass = (mu[..., t, :, None] * policy[..., t, :, :]).reshape(*agents, 1, n * a)
         mu[..., t + 1, :] = (mass @ p.reshape(*agents, n * a, n))[..., 0, :]
-    return mu, transitions, rewards
+    return mu, transitions, payoffs
 
 
 def _backward(transitions: list[np.ndarray], rewards: list[np.ndarray], policy: np.ndarray | None

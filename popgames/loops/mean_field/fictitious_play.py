@@ -33,5 +33,5 @@ def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, m
 def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
          current: Evaluation) -> dict[str, np.ndarray]:
     response = greedy(current.q_best)
-    mu_response = flow(rules, response)[0]
+    mu_response = flow(rules, response, rewards=False)[0]
     return {"policy": average_policies(current.policy, current.mu, response, mu_response, 1.0 / (k + 2))}

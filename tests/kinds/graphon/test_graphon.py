@@ -75,3 +75,14 @@ def test_bad_graphon_tables_name_the_field(tmp_path, table, field):
     (folder / "game.toml").write_text(card[:start] + "[graphon]\n" + table + "\n\n" + card[end:])
     with pytest.raises(GameCardError, match=field):
         popgames.load_game(folder)
+
+
+def test_investment_graphon_loads_and_fictitious_play_approaches_equilibrium():
+    game = popgames.load_game("investment_graphon")
+    assert game.rules.agents == (101,) and game.rules.n_states == 10
+    start = popgames.exploitability(game, uniform_policy(game.rules)).value
+    records = list(fictitious_play(game, 30))
+    assert records[-1].exploitability < 0.1 * start
+    # Investing never lowers quality, so the mean quality of the flow never falls.
+    quality = records[-1].mu.mean(axis=0) @ np.arange(10)
+    assert (np.diff(quality) >= -1e-12).all()
