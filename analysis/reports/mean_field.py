@@ -2,13 +2,14 @@
 
 Exploitability by iteration (``exploitability.png``), the final policy's distribution flow
 ``mu_t(x)`` as a heatmap over time (``distribution.png``; graphons: the mean over the agent
-grid), for graphons each agent's exploitability along the grid (``per_agent.png``), and
-the by-iteration table. Everything comes from ``metrics.jsonl`` and the checkpoint's
+grid), for graphons each agent's exploitability along the grid (``per_agent.png``), the
+N-agent check (``n_agent.json``) and the by-iteration table. Everything comes from ``metrics.jsonl`` and the checkpoint's
 ``policy`` and ``mu`` arrays.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -92,4 +93,25 @@ def by_iteration_section(run: Run) -> list[str]:
     return lines
 
 
-SECTIONS = [overview_section, figure_section, by_iteration_section]
+def n_agent_section(run: Run) -> list[str]:
+    """The N-agent check of the final policy (``n_agent.json``, written after the run)."""
+    path = run.dir / "n_agent.json"
+    if not path.is_file():
+        return []
+    try:
+        checks = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    lines = ["", "## N-agent check", "",
+             "N agents play the final policy (graphons: agent i at alpha = i/N on a graph drawn from "
+             "W every episode); J_i^N is each agent's mean return, J_alpha its mean-field value.", "",
+             "| N | episodes | max_i abs(J_i^N - J_alpha) [simultaneous 95% interval] | mean gap (95%) |",
+             "|---|---|---|---|"]
+    for c in checks:
+        low, high = c["interval"]
+        lines.append(f"| {c['n']} | {c['episodes']} | {fmt(c['max_gap'])} [{fmt(low)}, {fmt(high)}] | "
+                     f"{fmt(c['mean_gap'])} ± {fmt(c['mean_gap_error'])} |")
+    return lines
+
+
+SECTIONS = [overview_section, figure_section, n_agent_section, by_iteration_section]

@@ -42,7 +42,9 @@ class LoopSpec:
     builds the oracle or learner; ``run(game, config, runner, state)`` is the loop's
     generator; ``save(record, runner)`` / ``load(arrays, meta, runner, config)`` its checkpoint
     form; ``owner(config)`` the checkpoint fields that tie it to this run. ``meta_solver``:
-    whether the loop solves meta-games (``--meta-solver`` and the config's ``meta_solver``).
+    whether the loop solves meta-games (``--meta-solver`` and the config's ``meta_solver``);
+    ``finish(game, config, run_dir, last_record)``, if given, runs after the loop's last new
+    iteration, before the report (e.g. the mean-field N-agent check).
     """
 
     name: str
@@ -61,6 +63,7 @@ class LoopSpec:
     report: Callable[[Path], Path]
     summary: Callable[[Game, list[dict[str, Any]]], str]
     meta_solver: bool = True
+    finish: Callable[[Game, Config, Path, Any], None] | None = None
 
 
 def parser(spec: LoopSpec) -> argparse.ArgumentParser:
@@ -165,7 +168,7 @@ def main(spec: LoopSpec, argv: list[str] | None = None) -> int:
             folder.start(config)
         # What the report needs of the game, stored so rebuilding it never loads the game.
         write_game_facts(folder.path, game)
-        history = state.history if state else []
+        history, record = (state.history if state else []), None
         with tqdm(total=config["iterations"], initial=len(history), disable=not sys.stderr.isatty(),
                   desc=f"{spec.name} {game.name}", unit="it") as bar:
             for record in spec.run(game, config, runner, state):
@@ -178,6 +181,8 @@ def main(spec: LoopSpec, argv: list[str] | None = None) -> int:
                 if record.exploitability is not None:
                     bar.set_postfix(exploitability=f"{record.exploitability:.3g}")
                 bar.update(1)
+        if spec.finish is not None and record is not None:
+            spec.finish(game, config, folder.path, record)
         if not args.no_report:
             spec.report(folder.path)
     print(f"{spec.summary(game, history)} -> {folder.path}")

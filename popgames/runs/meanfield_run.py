@@ -11,6 +11,8 @@ prior descent's prior) and the final flow; the report is
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from popgames.core.errors import PopgamesError
@@ -18,6 +20,7 @@ from popgames.core.protocols import Game
 from popgames.loops.mean_field.loop import (ALGORITHMS, MeanFieldState, check_options, mean_field,
                                             state_arrays, state_from_arrays)
 from popgames.runs.driver import Config, LoopSpec, check_same_run
+from popgames.runs.files import atomic_write
 from popgames.runs.folder import RunFolderError
 from popgames.runs.options import check_same_options, parse_option
 
@@ -59,6 +62,23 @@ def _run(game: Game, config: Config, rules: Any, state: MeanFieldState | None) -
                       state=state)
 
 
+#: The N-agent check after a run: agents and episodes (cost grows like N^2 per step on graphons).
+N_AGENTS = ((10, 400), (100, 40), (1000, 10))
+
+
+def _finish(game: Game, config: Config, run_dir: Path, record: Any) -> None:
+    """The final policy's N-agent check (:mod:`popgames.kinds.mean_field.n_agent`), kept as
+    ``n_agent.json`` for the report."""
+    from popgames.kinds.mean_field.n_agent import n_agent_check
+
+    checks = []
+    for n, episodes in N_AGENTS:
+        check = n_agent_check(game, record.policy, n, episodes=episodes, seed=config["seed"])
+        checks.append({k: check[k] for k in ("n", "episodes", "max_gap", "interval", "mean_gap",
+                                             "mean_gap_error")})
+    atomic_write(run_dir / "n_agent.json", json.dumps(checks, indent=1).encode())
+
+
 def _report(run_dir: Any) -> Any:
     from popgames.analysis.reports import write_report
 
@@ -79,4 +99,4 @@ MEAN_FIELD = LoopSpec(
     report=_report, summary=lambda game, history: (
         f"{game.name}: {history[-1]['algorithm'] if history else '?'}, {len(history)} iterations, "
         f"exploitability {history[-1]['exploitability']:.4g}" if history else f"{game.name}: no iterations"),
-    meta_solver=False)
+    meta_solver=False, finish=_finish)

@@ -31,6 +31,8 @@ def test_a_run_writes_its_report_and_resumes_as_an_uninterrupted_one(tmp_path, g
     report = (whole / "report.md").read_text()
     assert "exploitability.png" in report and "distribution.png" in report
     assert ("per_agent.png" in report) == (game == "sis_graphon")
+    assert "## N-agent check" in report and [c["n"] for c in json.loads((whole / "n_agent.json").read_text())] == [
+        10, 100, 1000]
     assert run_main(meanfield_main, [*args, "--iterations", "3", "--out", str(split), "--no-report"]) == 0
     assert run_main(meanfield_main, [game, "--resume", "--iterations", "6", "--out", str(split),
                                      "--no-report"]) == 0

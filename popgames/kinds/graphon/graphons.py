@@ -30,8 +30,13 @@ def _blocks(alpha: np.ndarray, cuts: np.ndarray) -> np.ndarray:
 
 def graphon_matrix(table: Mapping[str, Any], m: int, src: str = "<graphon>") -> np.ndarray:
     """``W(alpha_i, alpha_j)`` on the grid of ``m`` agents for a card's ``[graphon]`` table."""
+    return graphon_values(table, grid(m), src)
+
+
+def graphon_values(table: Mapping[str, Any], alpha: np.ndarray, src: str = "<graphon>") -> np.ndarray:
+    """``W(alpha_i, alpha_j)`` for any points ``alpha`` in [0, 1] (e.g. the N-agent check's)."""
     kind = table.get("type")
-    alpha = grid(m)
+    m = len(alpha)
     x, y = alpha[:, None], alpha[None, :]
     if kind == "uniform_attachment":
         w = 1.0 - np.maximum(x, y)
