@@ -114,4 +114,42 @@ def n_agent_section(run: Run) -> list[str]:
     return lines
 
 
-SECTIONS = [overview_section, figure_section, n_agent_section, by_iteration_section]
+def social_section(run: Run) -> list[str]:
+    """The final policy beside the social optimum (``social.json``): the price of anarchy."""
+    path = run.dir / "social.json"
+    try:
+        social = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        social = None
+    if not isinstance(social, dict):
+        return []
+    lines = ["", "## Equilibrium and social optimum", "",
+             "The social optimum maximises the population's average return with the distribution "
+             "it induces (mean-field control, L-BFGS on the exact gradient); the run's final policy "
+             "stands for the equilibrium.", "",
+             "| | final policy (equilibrium) | social optimum |", "|---|---|---|",
+             f"| average return | {fmt(social['nash_value'])} | {fmt(social['social_value'])} |",
+             f"| share of non-default actions (e.g. precaution) | {fmt(social['nash_action_rate'])} | "
+             f"{fmt(social['social_action_rate'])} |",
+             "", f"Welfare lost to selfish play: {fmt(social['welfare_loss'])}; price of anarchy "
+             f"{fmt(social['price_of_anarchy'])}."]
+    if len(social.get("nash_per_agent", [])) > 1:
+        _plot_social(np.asarray(social["nash_per_agent"]), np.asarray(social["social_per_agent"]),
+                     run.dir / "social.png")
+        lines += ["", "![each agent's return, equilibrium and social optimum](social.png)"]
+    return lines
+
+
+def _plot_social(nash: np.ndarray, social: np.ndarray, path: Any) -> None:
+    fig, (ax,) = figure(7, 3.2, 1, None)
+    alpha = np.linspace(0.0, 1.0, len(nash))
+    ax.plot(alpha, nash, label="equilibrium (final policy)")
+    ax.plot(alpha, social, label="social optimum")
+    title(ax, "each agent's return J_alpha")
+    ax.set_xlabel("alpha")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    save(fig, path)
+
+
+SECTIONS = [overview_section, figure_section, social_section, n_agent_section, by_iteration_section]

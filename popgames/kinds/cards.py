@@ -120,7 +120,7 @@ def check_fxp_table(table: Mapping[str, Any], src: str) -> None:
 
 #: Known keys of a mean-field or graphon card's ``[meanfield]`` table (algorithm defaults).
 MEANFIELD_KEYS: dict[str, type | tuple[type, ...]] = {"algorithm": str, "iterations": int, "seed": int,
-                                                       "options": dict}
+                                                       "options": dict, "n_agents": list}
 
 
 def meanfield_table(card: dict, src: str) -> dict[str, Any]:
@@ -132,6 +132,9 @@ def meanfield_table(card: dict, src: str) -> dict[str, Any]:
         typed(value, MEANFIELD_KEYS[key], src, f"meanfield.{key}")
     if table.get("iterations", 1) < 1:
         raise GameCardError(src, "meanfield.iterations", "must be at least 1")
+    for i, n in enumerate(table.get("n_agents", [])):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise GameCardError(src, f"meanfield.n_agents[{i}]", f"expected an int >= 2, got {n!r}")
     return table
 
 

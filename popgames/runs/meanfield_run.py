@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import numpy as np
+
 from popgames.core.errors import PopgamesError
 from popgames.core.protocols import Game
 from popgames.loops.mean_field.loop import (ALGORITHMS, MeanFieldState, check_options, mean_field,
@@ -39,13 +41,19 @@ def _flags(p: argparse.ArgumentParser) -> None:
                    help="fp (fictitious play), omd (online mirror descent), fixed_point (Boltzmann "
                         "fixed point; temperature 0: best responses) or prior_descent (default: the "
                         "card's [meanfield] algorithm, else fp)")
+    p.add_argument("--n-agents", type=int, nargs="+", metavar="N",
+                   help="population sizes of the N-agent check after the run (default: the card's "
+                        "[meanfield] n_agents, else 10 100 1000)")
 
 
 def _settings(args: argparse.Namespace, game: Game, table: Mapping[str, Any]) -> Config:
     algorithm = args.algorithm or table.get("algorithm", "fp")
     options = {**dict(table.get("options", {})), **dict(parse_option(o) for o in args.option)}
     check_options(algorithm, options)
-    return {"algorithm": algorithm, "options": options}
+    n_agents = list(args.n_agents or table.get("n_agents", N_AGENTS))
+    if any(n < 2 for n in n_agents):
+        raise PopgamesError(f"--n-agents {n_agents}: every population needs at least 2 agents")
+    return {"algorithm": algorithm, "options": options, "n_agents": n_agents}
 
 
 def _check_resume(saved: Config, wanted: Config, args: argparse.Namespace) -> Config:
@@ -62,21 +70,29 @@ def _run(game: Game, config: Config, rules: Any, state: MeanFieldState | None) -
                       state=state)
 
 
-#: The N-agent check after a run: agents and episodes (cost grows like N^2 per step on graphons).
-N_AGENTS = ((10, 400), (100, 40), (1000, 10))
+#: The N-agent check after a run: agents (``--n-agents``, the card's ``[meanfield] n_agents``)
+#: and their episodes, ``EPISODES // N`` but at least 10 (a graphon step costs N^2).
+N_AGENTS, EPISODES = (10, 100, 1000), 4000
 
 
 def _finish(game: Game, config: Config, run_dir: Path, record: Any) -> None:
-    """The final policy's N-agent check (:mod:`popgames.kinds.mean_field.n_agent`), kept as
-    ``n_agent.json`` for the report."""
+    """The final policy's N-agent check (:mod:`popgames.kinds.mean_field.n_agent`) and the
+    social optimum beside it (:mod:`popgames.kinds.mean_field.control`), kept as
+    ``n_agent.json`` and ``social.json`` for the report."""
     from popgames.kinds.mean_field.n_agent import n_agent_check
 
     checks = []
-    for n, episodes in N_AGENTS:
-        check = n_agent_check(game, record.policy, n, episodes=episodes, seed=config["seed"])
+    for n in config["n_agents"]:
+        check = n_agent_check(game, record.policy, n, episodes=max(10, EPISODES // n), seed=config["seed"])
         checks.append({k: check[k] for k in ("n", "episodes", "max_gap", "interval", "mean_gap",
                                              "mean_gap_error")})
     atomic_write(run_dir / "n_agent.json", json.dumps(checks, indent=1).encode())
+    from popgames.kinds.mean_field.control import price_of_anarchy
+
+    social = price_of_anarchy(game.rules, record.policy)
+    atomic_write(run_dir / "social.json", json.dumps(
+        {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in social.items()
+         if k != "social_policy"}, indent=1).encode())
 
 
 def _report(run_dir: Any) -> Any:
