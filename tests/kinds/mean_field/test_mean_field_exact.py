@@ -135,3 +135,13 @@ def test_a_horizon_of_zero_names_the_parameter(tmp_path):
         crowd(tmp_path, horizon=0)
     with pytest.raises(GameCardError, match="policy"):
         popgames.exploitability(popgames.load_game("crowd_modelling"), np.ones((10, 10, 3)))
+
+
+@pytest.mark.parametrize("name", ["susceptible_infected", "beach_bar", "crowd_modelling"])
+def test_every_algorithm_lowers_the_exploitability_of_the_uniform_start(name):
+    from popgames.meanfield import mirror_descent, prior_descent
+
+    game = popgames.load_game(name)
+    start = popgames.exploitability(game, uniform_policy(game.rules)).value
+    for run in (fictitious_play(game, 60), mirror_descent(game, 60), prior_descent(game, 60)):
+        assert list(run)[-1].exploitability < 0.5 * start
