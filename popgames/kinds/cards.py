@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -148,6 +149,22 @@ def shared_tables(card: dict, src: str) -> dict[str, Any]:
     return {"name": card_name(card, src), "description": description(card, src),
             "solver_options": solver_tables(card, src), "psro": psro_table(card, src),
             "fxp": fxp_table(card, src), "oracle_options": oracle_table(card, src), "source": src}
+
+
+@dataclass(kw_only=True)
+class RulesCard:
+    """What every game read from a card with a ``rules.py`` holds besides its own fields: the
+    card's text and shared tables (the :class:`~popgames.core.protocols.Game` protocol's)."""
+
+    name: str
+    params: dict[str, Any]
+    module: ModuleType
+    description: str = ""
+    solver_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    psro: dict[str, Any] = field(default_factory=dict)
+    fxp: dict[str, Any] = field(default_factory=dict)
+    oracle_options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
 
 
 # -- cards whose rules are a Python file beside them (markov, mean_field) ------------------

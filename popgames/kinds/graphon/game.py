@@ -15,13 +15,12 @@ leading agent axis), so every mean-field algorithm runs on graphon games unchang
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import checked_params, meanfield_table, rules_path, shared_tables, typed
+from popgames.kinds.cards import RulesCard, checked_params, meanfield_table, rules_path, shared_tables, typed
 from popgames.kinds.graphon.graphons import graphon_matrix
 from popgames.kinds.mean_field.game import check_flow, make_rules
 
@@ -49,22 +48,13 @@ class GraphonRules:
         return self.inner.reward(t, self.field(mu))
 
 
-@dataclass
-class GraphonGame:
+@dataclass(kw_only=True)
+class GraphonGame(RulesCard):
     """A loaded ``graphon`` card: its rules on the agent grid, the graphon and the card's tables."""
 
-    name: str
     rules: GraphonRules
-    params: dict[str, Any]
     graphon: dict[str, Any]
-    module: ModuleType
-    description: str = ""
-    solver_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    psro: dict[str, Any] = field(default_factory=dict)
-    fxp: dict[str, Any] = field(default_factory=dict)
-    oracle_options: dict[str, Any] = field(default_factory=dict)
     meanfield: dict[str, Any] = field(default_factory=dict)   # the card's [meanfield] defaults
-    source: str = ""
     kind: ClassVar[str] = "graphon"
 
     @property

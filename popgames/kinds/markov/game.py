@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 import torch
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import checked_params, rules_path, shared_tables, typed
+from popgames.kinds.cards import RulesCard, checked_params, rules_path, shared_tables, typed
 
 State = dict[str, torch.Tensor]
 
@@ -97,20 +96,11 @@ class BatchedEnv:
         return self.rules.observe(self.state), self.rules.legal(self.state), rewards, done
 
 
-@dataclass
-class MarkovGame:
+@dataclass(kw_only=True)
+class MarkovGame(RulesCard):
     """A loaded ``markov`` card: its rules, reference policies and metrics."""
 
-    name: str
     rules: MarkovRules
-    params: dict[str, Any]
-    module: ModuleType
-    description: str = ""
-    solver_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    psro: dict[str, Any] = field(default_factory=dict)
-    fxp: dict[str, Any] = field(default_factory=dict)
-    oracle_options: dict[str, Any] = field(default_factory=dict)
-    source: str = ""
     kind: ClassVar[str] = "markov"
 
     @property

@@ -20,28 +20,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 from popgames.core.errors import GameCardError
-from popgames.kinds.cards import checked_params, meanfield_table, rules_path, shared_tables, typed
+from popgames.kinds.cards import RulesCard, checked_params, meanfield_table, rules_path, shared_tables, typed
 from popgames.kinds.mean_field.exact import MeanFieldRules, uniform_policy
 
 #: Tolerance of the simplex checks (rows of P, mu0): round-off of a sum of probabilities.
 SIMPLEX_ATOL = 1e-9
 
 
-@dataclass
-class MeanFieldGame:
+@dataclass(kw_only=True)
+class MeanFieldGame(RulesCard):
     """A loaded ``mean_field`` card: its rules and parameters, and the card's tables."""
 
-    name: str
     rules: MeanFieldRules
-    params: dict[str, Any]
-    module: ModuleType
-    description: str = ""
-    solver_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    psro: dict[str, Any] = field(default_factory=dict)
-    fxp: dict[str, Any] = field(default_factory=dict)
-    oracle_options: dict[str, Any] = field(default_factory=dict)
     meanfield: dict[str, Any] = field(default_factory=dict)   # the card's [meanfield] defaults
-    source: str = ""
     kind: ClassVar[str] = "mean_field"
 
     @property
