@@ -79,21 +79,28 @@ def solver_tables(card: dict, src: str) -> dict[str, dict[str, Any]]:
     return tables
 
 
+def checked_table(table: Mapping[str, Any], keys: Mapping[str, type | tuple[type, ...]], src: str,
+                  name: str) -> None:
+    """Every key of the card's ``[name]`` table known, every value of its type, and
+    ``iterations`` (if there) at least 1; else one card error naming the field."""
+    for key, value in table.items():
+        if key not in keys:
+            raise GameCardError(src, f"{name}.{key}", f"unknown key (known: {', '.join(keys)})")
+        typed(value, keys[key], src, f"{name}.{key}")
+    if table.get("iterations", 1) < 1:
+        raise GameCardError(src, f"{name}.iterations", "must be at least 1")
+
+
 def psro_table(card: dict, src: str) -> dict[str, Any]:
     from popgames.solvers import registry
 
     table = typed(card.get("psro", {}), dict, src, "psro")
-    for key, value in table.items():
-        if key not in PSRO_KEYS:
-            raise GameCardError(src, f"psro.{key}", f"unknown key (known: {', '.join(PSRO_KEYS)})")
-        typed(value, PSRO_KEYS[key], src, f"psro.{key}")
+    checked_table(table, PSRO_KEYS, src, "psro")
     if isinstance(table.get("initial"), list) and not string_list(table["initial"], src, "psro.initial"):
         raise GameCardError(src, "psro.initial", "names no policy")
     if "meta_solver" in table and table["meta_solver"] not in registry.names():
         raise GameCardError(src, "psro.meta_solver", f"unknown meta-solver "
                             f"'{table['meta_solver']}' (known: {', '.join(registry.names())})")
-    if table.get("iterations", 1) < 1:
-        raise GameCardError(src, "psro.iterations", "must be at least 1")
     return table
 
 
@@ -111,12 +118,7 @@ def fxp_table(card: dict, src: str) -> dict[str, Any]:
 
 def check_fxp_table(table: Mapping[str, Any], src: str) -> None:
     """Raise :class:`~popgames.core.errors.GameCardError` for a bad key or type in ``[fxp]``."""
-    for key, value in table.items():
-        if key not in FXP_KEYS:
-            raise GameCardError(src, f"fxp.{key}", f"unknown key (known: {', '.join(FXP_KEYS)})")
-        typed(value, FXP_KEYS[key], src, f"fxp.{key}")
-    if table.get("iterations", 1) < 1:
-        raise GameCardError(src, "fxp.iterations", "must be at least 1")
+    checked_table(table, FXP_KEYS, src, "fxp")
 
 
 #: Known keys of a mean-field or graphon card's ``[meanfield]`` table (algorithm defaults).
@@ -127,12 +129,7 @@ MEANFIELD_KEYS: dict[str, type | tuple[type, ...]] = {"algorithm": str, "iterati
 def meanfield_table(card: dict, src: str) -> dict[str, Any]:
     """A mean-field card's ``[meanfield]`` table, keys and types checked."""
     table = typed(card.get("meanfield", {}), dict, src, "meanfield")
-    for key, value in table.items():
-        if key not in MEANFIELD_KEYS:
-            raise GameCardError(src, f"meanfield.{key}", f"unknown key (known: {', '.join(MEANFIELD_KEYS)})")
-        typed(value, MEANFIELD_KEYS[key], src, f"meanfield.{key}")
-    if table.get("iterations", 1) < 1:
-        raise GameCardError(src, "meanfield.iterations", "must be at least 1")
+    checked_table(table, MEANFIELD_KEYS, src, "meanfield")
     for i, n in enumerate(table.get("n_agents", [])):
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise GameCardError(src, f"meanfield.n_agents[{i}]", f"expected an int >= 2, got {n!r}")
