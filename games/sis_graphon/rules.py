@@ -32,15 +32,19 @@ class SisGraphon:
         cost = np.array([[0.0, params["precaution_cost"]],
                          [params["infected_cost"], params["infected_cost"] + params["precaution_cost"]]])
         self._reward = -cost
+        self._exposure = (1.0 - np.arange(2)) * params["infection"]   # no precaution: exposed
+        self._base: np.ndarray | None = None
 
     def transition(self, t: int, field: np.ndarray) -> np.ndarray:
         m = len(field)
-        infect = (1.0 - np.arange(2)) * self.p["infection"] * field[:, 1, None]     # [M, u]
-        p = np.empty((m, 2, 2, 2))
+        if self._base is None or len(self._base) != m:   # the infected rows do not change
+            self._base = np.empty((m, 2, 2, 2))
+            self._base[:, 1, :, 0] = self.p["recovery"]
+            self._base[:, 1, :, 1] = 1.0 - self.p["recovery"]
+        p = self._base.copy()
+        infect = self._exposure * field[:, 1, None]                          # [M, u]
         p[:, 0, :, 1] = infect
         p[:, 0, :, 0] = 1.0 - infect
-        p[:, 1, :, 0] = self.p["recovery"]
-        p[:, 1, :, 1] = 1.0 - self.p["recovery"]
         return p
 
     def reward(self, t: int, field: np.ndarray) -> np.ndarray:

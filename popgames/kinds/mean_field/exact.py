@@ -71,10 +71,11 @@ def flow(rules: MeanFieldRules, policy: np.ndarray, rewards: bool = True
     mu[..., 0, :] = rules.mu0
     transitions, payoffs = [], []
     for t in range(rules.horizon):
-        p = rules.transition(t, mu[..., t, :])
+        now = mu[..., t, :]          # one object for both calls (a graphon's rules reuse its field)
+        p = rules.transition(t, now)
         transitions.append(p)
         if rewards:
-            payoffs.append(rules.reward(t, mu[..., t, :]))
+            payoffs.append(rules.reward(t, now))
         # mu'(y) = sum_{x, a} mu(x) pi(a | x) P(y | x, a): one batched matmul (einsum's
         # per-call overhead dominates on these small arrays).
         mass = (mu[..., t, :, None] * policy[..., t, :, :]).reshape(*agents, 1, n * a)
@@ -137,9 +138,9 @@ class Evaluation:
         return np.maximum(np.atleast_1d(self.best - self.value), 0.0)
 
 
-def evaluate(rules: MeanFieldRules, policy: np.ndarray) -> Evaluation:
-    """The :class:`Evaluation` of ``policy`` (checked)."""
-    policy = check_policy(rules, policy)
+def evaluate(rules: MeanFieldRules, policy: np.ndarray, checked: bool = False) -> Evaluation:
+    """The :class:`Evaluation` of ``policy`` (checked unless ``checked``: a loop's own iterates)."""
+    policy = policy if checked else check_policy(rules, policy)
     mu, transitions, rewards = flow(rules, policy)
     q, v, q_best, v_best = _backward(transitions, rewards, policy)
     mu0 = np.asarray(rules.mu0)

@@ -96,7 +96,7 @@ def mean_field(game: Any, iterations: int | None = None, options: Mapping[str, A
     while iterations is None or state.iteration < iterations:
         k = state.iteration
         state.arrays = step(rules, k, state.arrays, settings, current)
-        current = evaluate(rules, state.arrays["policy"])
+        current = evaluate(rules, state.arrays["policy"], checked=True)
         scored = summary(current)
         metrics = {"iteration": k, "exploitability": scored["exploitability"],
                    "exploitability_kind": "mean_field_exploitability", "value": scored["value"],
