@@ -180,6 +180,20 @@ class Learner(Protocol):
     def from_array(self, array: np.ndarray) -> list[Any]: ...
 
 
+class MetricsRecord:
+    """A loop's per-iteration record: its JSON-ready ``metrics`` read as attributes
+    (``record.exploitability``, ``record.iteration``, ...). Loops' record dataclasses
+    subclass it and hold a ``metrics`` dict."""
+
+    metrics: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["metrics"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 OracleFactory = Callable[[Game, OracleSettings], Oracle]
 #: FXP learner constructor: (game, options, seed, device) -> Learner.
 LearnerFactory = Callable[[Game, Mapping[str, Any], int, "str | None"], Learner]

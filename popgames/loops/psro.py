@@ -28,7 +28,7 @@ import numpy as np
 from popgames.core.empirical_game import EmpiricalGame
 from popgames.core.errors import PopgamesError
 from popgames.core.payoff_tensor import joint_marginals, outer
-from popgames.core.protocols import Oracle, OracleSettings
+from popgames.core.protocols import MetricsRecord, Oracle, OracleSettings
 from popgames.kinds.registry import oracle_for
 from popgames.solvers import registry
 
@@ -48,19 +48,13 @@ class PsroState:
 
 
 @dataclass
-class PsroRecord:
+class PsroRecord(MetricsRecord):
     """One iteration: the JSON-ready ``metrics`` plus the live ``state``."""
 
     metrics: dict[str, Any]
     state: PsroState
     solution: registry.Solution
     full_game: Any = None   # the game itself, beside the meta-game (``record.game`` is a metric)
-
-    def __getattr__(self, name: str) -> Any:  # record.exploitability, record.iteration, ...
-        try:
-            return self.__dict__["metrics"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     def tabular_policy(self) -> Any:
         """The iteration's meta-strategy as one OpenSpiel ``TabularPolicy`` (OpenSpiel games).

@@ -17,7 +17,7 @@ import numpy as np
 
 from popgames.core.empirical_game import EmpiricalGame
 from popgames.core.errors import PopgamesError
-from popgames.core.protocols import Entries, Learner
+from popgames.core.protocols import Entries, Learner, MetricsRecord
 from popgames.core.randomness import task_rng
 from popgames.loops.fxp.options import check_loop_options
 
@@ -49,7 +49,7 @@ class FxpState:
 
 
 @dataclass
-class FxpRecord:
+class FxpRecord(MetricsRecord):
     """One iteration: the JSON-ready ``metrics`` plus the live ``state``.
 
     ``metrics`` (all at the start of the iteration): ``iteration``; ``exploitability`` and
@@ -65,12 +65,6 @@ class FxpRecord:
 
     metrics: dict[str, Any]
     state: FxpState
-
-    def __getattr__(self, name: str) -> Any:  # record.exploitability, record.iteration, ...
-        try:
-            return self.__dict__["metrics"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def grow(state: FxpState, learner: Learner, i: int, generator: np.random.Generator) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from popgames.core.errors import PopgamesError
+from popgames.core.protocols import MetricsRecord
 from popgames.kinds.mean_field.exact import Evaluation, evaluate, summary, uniform_policy
 from popgames.loops.mean_field import fictitious_play, fixed_point, mirror_descent, prior_descent
 
@@ -45,7 +46,7 @@ class MeanFieldState:
 
 
 @dataclass
-class MeanFieldRecord:
+class MeanFieldRecord(MetricsRecord):
     """One iteration: the JSON-ready ``metrics``, the live ``state`` and the policy's flow ``mu``."""
 
     metrics: dict[str, Any]
@@ -55,12 +56,6 @@ class MeanFieldRecord:
     @property
     def policy(self) -> np.ndarray:
         return self.state.arrays["policy"]
-
-    def __getattr__(self, name: str) -> Any:  # record.exploitability, record.iteration, ...
-        try:
-            return self.__dict__["metrics"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def check_options(algorithm: str, options: Mapping[str, Any]) -> dict[str, Any]:
