@@ -123,7 +123,8 @@ def check_fxp_table(table: Mapping[str, Any], src: str) -> None:
 
 #: Known keys of a mean-field or graphon card's ``[meanfield]`` table (algorithm defaults).
 MEANFIELD_KEYS: dict[str, type | tuple[type, ...]] = {"algorithm": str, "iterations": int, "seed": int,
-                                                       "options": dict, "n_agents": list}
+                                                       "options": dict, "n_agents": list,
+                                                       "social_optimum": bool}
 
 
 def meanfield_table(card: dict, src: str) -> dict[str, Any]:

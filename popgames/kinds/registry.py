@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     "markov": "popgames.kinds.markov.kind",
     "mean_field": "popgames.kinds.mean_field.kind",
     "graphon": "popgames.kinds.graphon.kind",
+    "openspiel_mfg": "popgames.kinds.openspiel_mfg.kind",
 }
 
 

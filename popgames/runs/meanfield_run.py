@@ -26,7 +26,7 @@ from popgames.runs.files import atomic_write
 from popgames.runs.folder import RunFolderError
 from popgames.runs.options import check_same_options, parse_option
 
-KINDS = ("mean_field", "graphon")
+KINDS = ("mean_field", "graphon", "openspiel_mfg")
 
 
 def _table(game: Game) -> Mapping[str, Any]:
@@ -53,7 +53,8 @@ def _settings(args: argparse.Namespace, game: Game, table: Mapping[str, Any]) ->
     n_agents = list(args.n_agents or table.get("n_agents", N_AGENTS))
     if any(n < 2 for n in n_agents):
         raise PopgamesError(f"--n-agents {n_agents}: every population needs at least 2 agents")
-    return {"algorithm": algorithm, "options": options, "n_agents": n_agents}
+    return {"algorithm": algorithm, "options": options, "n_agents": n_agents,
+            "social_optimum": bool(table.get("social_optimum", True))}
 
 
 def _check_resume(saved: Config, wanted: Config, args: argparse.Namespace) -> Config:
@@ -86,7 +87,10 @@ def _finish(game: Game, config: Config, run_dir: Path, record: Any) -> None:
         check = n_agent_check(game, record.policy, n, episodes=max(10, EPISODES // n), seed=config["seed"])
         checks.append({k: check[k] for k in ("n", "episodes", "max_gap", "interval", "mean_gap",
                                              "mean_gap_error")})
-    atomic_write(run_dir / "n_agent.json", json.dumps(checks, indent=1).encode())
+    if checks:
+        atomic_write(run_dir / "n_agent.json", json.dumps(checks, indent=1).encode())
+    if not config.get("social_optimum", True):
+        return
     from popgames.kinds.mean_field.control import price_of_anarchy
 
     social = price_of_anarchy(game.rules, record.policy)

@@ -50,7 +50,7 @@ def test_every_shipped_card_loads():
             np.testing.assert_array_equal(by_name.payoffs, by_path.payoffs)
         elif by_path.kind == "markov":
             assert by_name.params == by_path.params and by_path.reference_policies()
-        elif by_path.kind in ("mean_field", "graphon"):
+        elif by_path.kind in ("mean_field", "graphon", "openspiel_mfg"):
             assert by_name.params == by_path.params and by_path.rules.horizon >= 1
         elif by_path.kind == "openspiel":
             assert str(by_name.game) == str(by_path.game)

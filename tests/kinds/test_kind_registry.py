@@ -16,7 +16,7 @@ from popgames.kinds.registry import KINDS, kind, kind_of, oracle_for
 #: One shipped game per kind, and the oracle options that keep a learned oracle quick.
 EXAMPLES = {"matrix": "stag_hunt", "team_matrix": "fxp_team_game", "openspiel": "kuhn_poker",
             "markov": "iterated_prisoners_dilemma", "mean_field": "crowd_modelling",
-            "graphon": "sis_graphon"}
+            "graphon": "sis_graphon", "openspiel_mfg": "crowd_modelling_2d"}
 TINY = {"updates": 1, "num_envs": 16, "eval_episodes": 16, "epochs": 1, "hidden": 8}
 #: What every Oracle must implement itself (the rest are capabilities with defaults).
 REQUIRED = ("initial_policies", "evaluate", "best_response", "save", "load", "same")
@@ -88,5 +88,5 @@ def test_the_card_and_the_flag_choose_the_oracle():
 
 
 def test_unknown_kind_names_the_known_ones():
-    with pytest.raises(UnknownNameError, match="known: graphon, markov, matrix, mean_field, openspiel, team_matrix"):
+    with pytest.raises(UnknownNameError, match="known: graphon, markov, matrix, mean_field, openspiel, openspiel_mfg, team_matrix"):
         kind("mean_fields")

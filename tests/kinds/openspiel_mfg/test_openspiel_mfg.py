@@ -1,0 +1,58 @@
+"""OpenSpiel mean-field games by name: tabulated once, they agree with OpenSpiel's own NashConv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import popgames
+from popgames.core.errors import GameCardError
+from popgames.kinds.mean_field.exact import exploitability, uniform_policy
+from popgames.meanfield import fictitious_play
+
+
+def card(tmp_path: Path, game: str) -> popgames.kinds.openspiel_mfg.game.SpielMeanFieldGame:
+    folder = tmp_path / game
+    folder.mkdir()
+    (folder / "game.toml").write_text(f'kind = "openspiel_mfg"\ndescription = "{game}"\ngame = "{game}"\n')
+    return popgames.load_game(folder)
+
+
+def _nash_conv(game, policy) -> float:
+    from open_spiel.python.mfg.algorithms import nash_conv
+
+    return float(nash_conv.NashConv(game, policy).nash_conv())
+
+
+@pytest.mark.parametrize("name", ["mfg_crowd_modelling", "mfg_garnet", "mfg_crowd_modelling_2d"])
+def test_exploitability_agrees_with_openspiel_live(tmp_path, name):
+    from open_spiel.python import policy as os_policy
+
+    ours = card(tmp_path, name)
+    rules = ours.rules
+    assert exploitability(rules, uniform_policy(rules))["exploitability"] == pytest.approx(
+        _nash_conv(rules.game, os_policy.UniformRandomPolicy(rules.game)), abs=1e-9)
+    pi = np.random.default_rng(5).dirichlet(np.ones(rules.n_actions), size=(rules.horizon, rules.n_states))
+    assert exploitability(rules, pi)["exploitability"] == pytest.approx(
+        _nash_conv(rules.game, rules.openspiel_policy(pi)), abs=1e-9)
+
+
+def test_the_shipped_2d_card_and_openspiels_fictitious_play_curve(tmp_path):
+    # OpenSpiel's uniform-policy NashConv on mfg_crowd_modelling_2d (reference: its nash_conv).
+    game = popgames.load_game("crowd_modelling_2d")
+    assert game.rules.n_states == 100
+    assert popgames.exploitability(game, uniform_policy(game.rules)).value == pytest.approx(5.442853323264, abs=1e-9)
+    # Its C++ crowd_modelling through this loader gives OpenSpiel's FP curve (issue 10's values).
+    crowd = card(tmp_path, "mfg_crowd_modelling")
+    curve = [r.exploitability for r in fictitious_play(crowd, 10)]
+    assert curve[0] == pytest.approx(4.217152796364, abs=1e-9)
+    assert curve[9] == pytest.approx(0.990803262691, abs=1e-9)
+
+
+def test_a_game_that_is_not_mean_field_is_refused(tmp_path):
+    with pytest.raises(GameCardError, match="not a single-population mean-field game"):
+        card(tmp_path, "kuhn_poker")
+    with pytest.raises(GameCardError, match="cannot load"):
+        card(tmp_path, "no_such_game")
