@@ -141,8 +141,8 @@ def parse_openspiel_mfg(card: dict, src: str) -> SpielMeanFieldGame:
 
     name = require(card, "game", str, src)
     params = typed(card.get("params", {}), dict, src, "params")
-    if name.startswith("python_mfg_"):
-        from open_spiel.python.mfg import games  # noqa: F401  (registers OpenSpiel's python MFGs)
+    if name not in pyspiel.registered_names():   # OpenSpiel's python MFGs register on import
+        from open_spiel.python.mfg import games  # noqa: F401
     try:
         game = pyspiel.load_game(name, dict(params)) if params else pyspiel.load_game(name)
     except pyspiel.SpielError as exc:

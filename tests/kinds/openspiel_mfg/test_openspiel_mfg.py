@@ -51,6 +51,16 @@ def test_the_shipped_2d_card_and_openspiels_fictitious_play_curve(tmp_path):
     assert curve[9] == pytest.approx(0.990803262691, abs=1e-9)
 
 
+def test_the_linear_quadratic_card_matches_openspiel():
+    # OpenSpiel's uniform-policy NashConv on mean_field_lin_quad (reference: its nash_conv, live).
+    from open_spiel.python import policy as os_policy
+
+    game = popgames.load_game("linear_quadratic")
+    expected = _nash_conv(game.rules.game, os_policy.UniformRandomPolicy(game.rules.game))
+    assert expected == pytest.approx(21.498181599552, abs=1e-9)
+    assert popgames.exploitability(game, uniform_policy(game.rules)).value == pytest.approx(expected, abs=1e-9)
+
+
 def test_a_game_that_is_not_mean_field_is_refused(tmp_path):
     with pytest.raises(GameCardError, match="not a single-population mean-field game"):
         card(tmp_path, "kuhn_poker")
