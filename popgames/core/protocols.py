@@ -223,6 +223,8 @@ class Kind:
     exploitability
         ``exploitability(game, profile, concept) -> (value, per_player, kind)`` for
         :func:`popgames.exploitability`; ``None`` where the kind has no exact one.
+    loops
+        The command-line loops that run its games (``psro``, ``fxp``, ``meanfield``).
     torch_device
         Whether its oracles and learners run on a torch device (``--device auto`` is then
         resolved, which imports torch; other kinds run on the CPU without it).
@@ -236,4 +238,5 @@ class Kind:
     default_learner: str | None = None
     facts: Callable[[Game], dict[str, Any]] = lambda game: {}
     exploitability: Callable[[Game, Any, str | None], tuple[float, np.ndarray, str]] | None = None
+    loops: tuple[str, ...] = ("psro", "fxp")
     torch_device: bool = False

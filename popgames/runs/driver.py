@@ -92,6 +92,10 @@ def parser(spec: LoopSpec) -> argparse.ArgumentParser:
 
 def _settings(spec: LoopSpec, args: argparse.Namespace, game: Game) -> Config:
     """The run's settings from the card and flags, every one checked: nothing is written yet."""
+    kind = kind_of(game)
+    if spec.name not in kind.loops:
+        raise PopgamesError(f"{game.name}: python -m popgames.{spec.name} does not run {kind.name} games "
+                            f"(they run under: {', '.join(f'popgames.{loop}' for loop in kind.loops)})")
     table = spec.table(game)
     source = str(game.source or game.name)
     iterations = args.iterations if args.iterations is not None else table.get(
@@ -101,7 +105,7 @@ def _settings(spec: LoopSpec, args: argparse.Namespace, game: Game) -> Config:
     seed = check_seed(args.seed if args.seed is not None else table.get("seed", 0),
                       args.seed is not None, source, f"{spec.name}.seed")
     # Only a kind that runs on a torch device pays for importing torch to resolve "auto".
-    device = check_device(args.device) if args.device != "auto" or kind_of(game).torch_device else "cpu"
+    device = check_device(args.device) if args.device != "auto" or kind.torch_device else "cpu"
     shared = {"game": str(args.game), "game_name": game.name, "card_sha256": card_digest(game),
               "iterations": int(iterations), "seed": seed, "device": device,
               "popgames_version": __version__}

@@ -26,16 +26,6 @@ from popgames.runs.files import atomic_write
 from popgames.runs.folder import RunFolderError
 from popgames.runs.options import check_same_options, parse_option
 
-KINDS = ("mean_field", "graphon", "openspiel_mfg")
-
-
-def _table(game: Game) -> Mapping[str, Any]:
-    if game.kind not in KINDS:
-        raise PopgamesError(f"{game.name}: python -m popgames.meanfield needs a mean-field or graphon "
-                            f"game, not a {game.kind} game")
-    return game.meanfield
-
-
 def _flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algorithm", choices=tuple(ALGORITHMS),
                    help="fp (fictitious play), omd (online mirror descent), fixed_point (Boltzmann "
@@ -110,7 +100,7 @@ MEAN_FIELD = LoopSpec(
     description="Solve a mean-field or graphon game by fictitious play, online mirror descent, the "
                 "Boltzmann fixed point or prior descent, with exact exploitability every iteration. "
                 "Writes config.toml, metrics.jsonl, checkpoint/ and report.md with plots.",
-    table=_table, default_iterations=100, add_flags=_flags, settings=_settings,
+    table=lambda game: game.meanfield, default_iterations=100, add_flags=_flags, settings=_settings,
     check_resume=_check_resume, out_name=lambda config: f"{config['algorithm']}-seed{config['seed']}",
     runner=lambda game, config: game.rules, run=_run,
     save=lambda record, rules: state_arrays(record.state, record.mu),

@@ -42,7 +42,7 @@ def test_a_run_writes_its_report_and_resumes_as_an_uninterrupted_one(tmp_path, g
 
 
 @pytest.mark.parametrize("args, cause", [
-    (["stag_hunt"], "needs a mean-field or graphon game"),
+    (["stag_hunt"], "does not run matrix games (they run under: popgames.psro, popgames.fxp)"),
     (["crowd_modelling", "--option", "lr=1"], "fp: unknown option 'lr'"),
     (["crowd_modelling", "--algorithm", "omd", "--option", "lr=-1"], "must be a number >= 0"),
     (["crowd_modelling", "--algorithm", "prior_descent", "--option", "temperature=0"], "temperature must be > 0"),
@@ -53,3 +53,11 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, args, cause)
     err = capsys.readouterr().err
     assert cause in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_each_kind_runs_under_the_loops_it_declares(tmp_path, capsys):
+    from popgames.psro import main as psro_main
+
+    assert run_main(psro_main, ["crowd_modelling", "--out", str(tmp_path / "run")]) == 2
+    assert "does not run mean_field games (they run under: popgames.meanfield)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

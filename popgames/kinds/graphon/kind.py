@@ -16,5 +16,5 @@ def graphon_facts(game: GraphonGame) -> dict[str, Any]:
             "graphon": str(game.graphon.get("type"))}
 
 
-KIND = Kind(name="graphon", parse=parse_graphon, oracles={}, default_oracle=None,
+KIND = Kind(name="graphon", parse=parse_graphon, oracles={}, default_oracle=None, loops=("meanfield",),
             facts=graphon_facts, exploitability=mean_field_exploitability)

@@ -32,5 +32,5 @@ def mean_field_facts(game: MeanFieldGame) -> dict[str, Any]:
     return {"n_states": int(rules.n_states), "n_actions": int(rules.n_actions), "horizon": int(rules.horizon)}
 
 
-KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={}, default_oracle=None,
+KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={}, default_oracle=None, loops=("meanfield",),
             facts=mean_field_facts, exploitability=mean_field_exploitability)

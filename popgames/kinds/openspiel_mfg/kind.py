@@ -21,5 +21,5 @@ def openspiel_mfg_facts(game: Any) -> dict[str, Any]:
     return {**mean_field_facts(game), "openspiel_game": str(game.rules.game)}
 
 
-KIND = Kind(name="openspiel_mfg", parse=_parse, oracles={}, default_oracle=None,
+KIND = Kind(name="openspiel_mfg", parse=_parse, oracles={}, default_oracle=None, loops=("meanfield",),
             facts=openspiel_mfg_facts, exploitability=mean_field_exploitability)
