@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import MeanFieldRules, uniform_policy
+from popgames.kinds.mean_field.exact import MeanFieldRules, flow, uniform_policy
 
 #: Finite-difference step of the rules' field derivatives (relative to 1, the field's scale).
 STEP = 1e-6
@@ -52,28 +52,18 @@ def social_value_and_gradient(rules: MeanFieldRules, logits: np.ndarray) -> tupl
     inner, field_of, field_back = _field_map(rules)
     policy = np.exp(logits - logits.max(axis=-1, keepdims=True))
     policy /= policy.sum(axis=-1, keepdims=True)
-    horizon, n = rules.horizon, rules.n_states
-    mu = np.empty((*rules.agents, horizon + 1, n))
-    mu[..., 0, :] = rules.mu0
-    fields, transitions, rewards = [], [], []
+    mu, transitions, rewards = flow(rules, policy)
     total = 0.0
-    for t in range(horizon):
-        field = field_of(mu[..., t, :])
-        p, r = np.asarray(inner.transition(t, field)), np.asarray(inner.reward(t, field))
-        fields.append(field)
-        transitions.append(p)
-        rewards.append(r)
-        mass = mu[..., t, :, None] * policy[..., t, :, :]
-        total += float((mass * r).sum())
-        mu[..., t + 1, :] = np.einsum("...xa,...xay->...y", mass, p)
     grad = np.empty_like(policy)
-    lam = np.zeros((*rules.agents, n))
-    for t in range(horizon - 1, -1, -1):
+    lam = np.zeros((*rules.agents, rules.n_states))
+    for t in range(rules.horizon - 1, -1, -1):
         mass = mu[..., t, :, None] * policy[..., t, :, :]
+        total += float((mass * rewards[t]).sum())
         ahead = rewards[t] + np.einsum("...xay,...y->...xa", transitions[t], lam)
         grad[..., t, :, :] = mu[..., t, :, None] * ahead
-        through_field = (_vjp(lambda g: inner.reward(t, g), fields[t], mass)
-                         + _vjp(lambda g: inner.transition(t, g), fields[t], mass[..., None] * lam[..., None, None, :]))
+        field = field_of(mu[..., t, :])
+        through_field = (_vjp(lambda g: inner.reward(t, g), field, mass)
+                         + _vjp(lambda g: inner.transition(t, g), field, mass[..., None] * lam[..., None, None, :]))
         lam = (policy[..., t, :, :] * ahead).sum(axis=-1) + field_back(through_field)
     grad = policy * (grad - (policy * grad).sum(axis=-1, keepdims=True))   # through the softmax
     agents = int(np.prod(rules.agents)) if rules.agents else 1
