@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any, Mapping
 
 from popgames.core.errors import GameCardError, PopgamesError, UnknownNameError
 from popgames.core.protocols import Game, Kind, Oracle, OracleSettings
@@ -70,6 +71,20 @@ def oracle_name(game: Game, name: str | None = None) -> str:
     return chosen
 
 
+def oracle_options(game: Game, flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The options of ``game``'s oracle: the card's ``[oracle]`` table under ``flags``
+    (``--oracle-option``), checked by the kind and a bad one blamed where it was set. A kind
+    whose oracles take no options refuses any flag (and has none)."""
+    record, flags = kind_of(game), dict(flags or {})
+    if record.check_oracle_options is None:
+        if flags:
+            raise PopgamesError(f"--oracle-option: {game.name} has an exact oracle, which takes no options")
+        return {}
+    options = {**game.oracle_options, **flags}
+    record.check_oracle_options(game, options, {k: "--oracle-option" for k in flags})
+    return options
+
+
 def oracle_for(game: Game, name: str | None = None, settings: OracleSettings | None = None) -> Oracle:
     """The oracle ``name`` (see :func:`oracle_name`) of ``game``'s kind, built with ``settings``.
 
@@ -78,6 +93,6 @@ def oracle_for(game: Game, name: str | None = None, settings: OracleSettings | N
     settings = settings or OracleSettings()
     record = kind_of(game)
     chosen = oracle_name(game, name)
-    if settings.options and record.check_oracle_options is None:
-        raise PopgamesError(f"--oracle-option: {game.name} has an exact oracle, which takes no options")
+    if record.check_oracle_options is None:
+        oracle_options(game, settings.options)   # refuses any option
     return record.oracles[chosen](game, settings)

@@ -3,7 +3,7 @@
 Thin by design: it reads the card and flags, creates or resumes the run folder, pulls
 records from the loop's generator, checkpoints after every iteration and writes the
 report at the end. Each loop contributes a :class:`LoopSpec` (its own flags, settings,
-runner -- oracle or learner --, checkpoint form and report); everything else is here.
+runner -- oracle or learner -- and checkpoint form); everything else is here.
 
 Every flag and option is checked before the folder is touched; the folder is then locked
 for the whole run (:meth:`popgames.runs.folder.RunFolder.locked`). ``--resume`` refuses a
@@ -41,7 +41,8 @@ class LoopSpec:
     that differ from the saved run and returns the config to continue with; ``runner``
     builds the oracle or learner; ``run(game, config, runner, state)`` is the loop's
     generator; ``save(record, runner)`` / ``load(arrays, meta, runner, config)`` its checkpoint
-    form; ``owner(config)`` the checkpoint fields that tie it to this run. ``meta_solver``:
+    form; ``owner(config)`` the checkpoint fields that tie it to this run (every loop's report
+    is :func:`popgames.analysis.reports.write_report`'s). ``meta_solver``:
     whether the loop solves meta-games (``--meta-solver`` and the config's ``meta_solver``);
     ``finish(game, config, run_dir, last_record)``, if given, runs after the loop's last new
     iteration, before the report (e.g. the mean-field N-agent check).
@@ -60,7 +61,6 @@ class LoopSpec:
     save: Callable[[Any, Any], tuple[dict[str, Any], dict[str, Any]]]
     load: Callable[[dict[str, Any], dict[str, Any], Any, Config], Any]
     owner: Callable[[Config], dict[str, Any]]
-    report: Callable[[Path], Path]
     summary: Callable[[Game, list[dict[str, Any]]], str]
     meta_solver: bool = True
     finish: Callable[[Game, Config, Path, Any], None] | None = None
@@ -187,7 +187,9 @@ def main(spec: LoopSpec, argv: list[str] | None = None) -> int:
                 bar.update(1)
         if spec.finish is not None and record is not None:
             spec.finish(game, config, folder.path, record)
-        if not args.no_report:
-            spec.report(folder.path)
+        if not args.no_report:   # the sections follow what the records hold, whatever the loop
+            from popgames.analysis.reports import write_report
+
+            write_report(folder.path)
     print(f"{spec.summary(game, history)} -> {folder.path}")
     return 0

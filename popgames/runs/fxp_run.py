@@ -7,8 +7,8 @@ and ``report.md`` with plots. ``--option KEY=VALUE`` sets a loop option (``cross
 ``cross_weights``, ``self_play``, ``symmetric``) or else a learner option (e.g.
 ``lr=2.0``, or for ``ppo`` any PPO option such as ``updates=20``); the card's ``[fxp]``
 table gives defaults (a markov card's ``[oracle]`` table gives the PPO learner's).
-``--device`` reaches the ``ppo`` learner. The report is
-:func:`popgames.analysis.reports.fxp.write_fxp_report`.
+``--device`` reaches the ``ppo`` learner. The report has FXP's sections
+(:mod:`popgames.analysis.reports.fxp`).
 """
 
 from __future__ import annotations
@@ -85,12 +85,6 @@ def _run(game: Game, config: Config, learner: Learner, state: FxpState | None) -
                state=state, **config["loop_options"])
 
 
-def _report(run_dir: Any) -> Any:
-    from popgames.analysis.reports.fxp import write_fxp_report
-
-    return write_fxp_report(run_dir)
-
-
 def _summary(game: Game, history: list[dict[str, Any]]) -> str:
     last = history[-1]["exploitability"] if history else None
     return (f"{game.name}: FXP, {len(history)} iterations, exploitability of the main "
@@ -108,4 +102,4 @@ FXP = LoopSpec(
     runner=_learner, run=_run, save=lambda record, runner: state_arrays(record.state, runner),
     load=lambda arrays, meta, learner, config: state_from_arrays(arrays, meta, learner),
     owner=lambda config: {"algorithm": "fxp"},
-    report=_report, summary=_summary)
+    summary=_summary)

@@ -89,12 +89,6 @@ def _finish(game: Game, config: Config, run_dir: Path, record: Any) -> None:
          if k != "social_policy"}, indent=1).encode())
 
 
-def _report(run_dir: Any) -> Any:
-    from popgames.analysis.reports import write_report
-
-    return write_report(run_dir)
-
-
 MEAN_FIELD = LoopSpec(
     name="meanfield",
     description="Solve a mean-field or graphon game by fictitious play, online mirror descent, the "
@@ -106,7 +100,7 @@ MEAN_FIELD = LoopSpec(
     save=lambda record, rules: state_arrays(record.state, record.mu),
     load=lambda arrays, meta, rules, config: state_from_arrays(arrays, meta, rules),
     owner=lambda config: {"algorithm": config["algorithm"]},
-    report=_report, summary=lambda game, history: (
+    summary=lambda game, history: (
         f"{game.name}: {history[-1]['algorithm'] if history else '?'}, {len(history)} iterations, "
         f"exploitability {history[-1]['exploitability']:.4g}" if history else f"{game.name}: no iterations"),
     meta_solver=False, finish=_finish)

@@ -3,7 +3,7 @@
 ``--option`` sets meta-solver options (over the card's ``[solvers.<name>]``), ``--oracle``
 chooses among the kind's oracles (over the card's ``[psro] oracle``), ``--oracle-option``
 sets learned-oracle options (over the card's ``[oracle]``), ``--tie-break`` the exact
-oracles' rule. The report is :func:`popgames.analysis.reports.write_report`.
+oracles' rule.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 from typing import Any, Iterator, Mapping
 
 from popgames.core.protocols import TIE_BREAKS, Game, Oracle, OracleSettings
-from popgames.kinds.registry import kind_of, oracle_for, oracle_name
+from popgames.kinds.registry import oracle_for, oracle_name, oracle_options
 from popgames.loops.psro import PsroState, psro
 from popgames.loops.psro_checkpoint import state_arrays, state_from_arrays
 from popgames.runs.driver import Config, LoopSpec, check_same_run
@@ -42,19 +42,10 @@ def _settings(args: argparse.Namespace, game: Game, table: Mapping[str, Any]) ->
     options = {**card_options, **flag_options}
     if flag_options:
         registry.check_options(meta_solver, options, "--option")  # names and values
-    kind = kind_of(game)
-    flag_oracle = dict(parse_option(o) for o in args.oracle_option)
-    oracle_options: dict[str, Any] = {}
-    if kind.check_oracle_options is not None:
-        oracle_options = {**game.oracle_options, **flag_oracle}
-        # Fail now, not mid-run; a bad key is blamed on the card's [oracle] table or the flag.
-        kind.check_oracle_options(game, oracle_options, {k: "--oracle-option" for k in flag_oracle})
-    elif flag_oracle:
-        from popgames.core.errors import PopgamesError
-
-        raise PopgamesError(f"--oracle-option: {game.name} has an exact oracle, which takes no options")
+    # Checked now, not mid-run; a bad key is blamed on the card's [oracle] table or the flag.
+    chosen = oracle_options(game, dict(parse_option(o) for o in args.oracle_option))
     return {"solver_options": options, "tie_break": args.tie_break or table.get("tie_break", "tremble"),
-            "oracle": oracle_name(game, args.oracle), "oracle_options": oracle_options}
+            "oracle": oracle_name(game, args.oracle), "oracle_options": chosen}
 
 
 def _check_resume(saved: Config, wanted: Config, args: argparse.Namespace) -> Config:
@@ -81,12 +72,6 @@ def _run(game: Game, config: Config, oracle: Oracle, state: PsroState | None) ->
                 config["solver_options"], oracle=oracle, state=state)
 
 
-def _report(run_dir: Any) -> Any:
-    from popgames.analysis.reports import write_report
-
-    return write_report(run_dir)
-
-
 def _summary(game: Game, history: list[dict[str, Any]]) -> str:
     return (f"{game.name}: {len(history)} iterations, exploitability "
             f"{history[-1]['exploitability']:.4g}")
@@ -102,4 +87,4 @@ PSRO = LoopSpec(
     runner=_oracle, run=_run, save=lambda record, runner: state_arrays(record.state, runner),
     load=lambda arrays, meta, oracle, config: state_from_arrays(arrays, meta, oracle),
     owner=lambda config: {"meta_solver": config["meta_solver"]},
-    report=_report, summary=_summary)
+    summary=_summary)
