@@ -1,9 +1,12 @@
 """The sections of a mean-field (or graphon) run's report.
 
 Exploitability by iteration (``exploitability.png``), the final policy's distribution flow
-``mu_t(x)`` as a heatmap over time (``distribution.png``; graphons: the mean over the agent
-grid), for graphons each agent's exploitability along the grid (``per_agent.png``), the
-N-agent check (``n_agent.json``) and the by-iteration table. Everything comes from ``metrics.jsonl`` and the checkpoint's
+``mu_t(x)`` as a heatmap over time (``distribution.png``; one panel per population;
+graphons: the mean over the agent grid), the final policy (``policy.png``: the
+probability of action 1, or the most likely action), for graphons each agent's
+exploitability along the grid (``per_agent.png``; populations: a table), the equilibrium
+beside the social optimum (``social.json``), the N-agent check (``n_agent.json``) and the
+by-iteration table. Everything comes from ``metrics.jsonl`` and the checkpoint's
 ``policy`` and ``mu`` arrays.
 """
 
@@ -45,32 +48,77 @@ def overview_section(run: Run) -> list[str]:
             f"| wall-clock | {last['wall_time']:.2f} s |", ""]
 
 
+def _axis(run: Run) -> str:
+    """What the leading agent axis of the arrays is: ``""`` (none), ``"population"`` or ``"alpha"``."""
+    return "alpha" if "agents" in run.facts else "population" if "populations" in run.facts else ""
+
+
 def figure_section(run: Run) -> list[str]:
     plot_exploitability(run.dir / "exploitability.png",
                         [(r["iteration"], r["wall_time"], r["exploitability"]) for r in run.records],
                         "exploitability", "max J(pi', mu^pi) - J(pi, mu^pi) of the policy")
     lines = ["![exploitability against iteration and wall-clock time](exploitability.png)", ""]
-    mu = None if run.arrays is None else run.arrays.get("mu")
-    if mu is not None:
-        _plot_distribution(np.asarray(mu), run.dir / "distribution.png")
+    axis = _axis(run)
+    arrays = run.arrays or {}
+    if arrays.get("mu") is not None:
+        _plot_distribution(np.asarray(arrays["mu"]), axis, run.dir / "distribution.png")
         lines += ["![the final policy's distribution over states in time](distribution.png)", ""]
-    if "per_agent" in run.last:
+    if arrays.get("policy") is not None:
+        lines += _plot_policy(np.asarray(arrays["policy"]), axis, run.dir / "policy.png")
+    if "per_agent" in run.last and axis == "alpha":
         _plot_per_agent(np.asarray(run.last["per_agent"]), run.dir / "per_agent.png")
         lines += ["![each agent's exploitability along the graphon grid](per_agent.png)", ""]
+    elif "per_agent" in run.last:
+        lines += ["| population | exploitability (final iteration) |", "|---|---|"]
+        lines += [f"| {k} | {fmt(v)} |" for k, v in enumerate(run.last["per_agent"])] + [""]
     return lines
 
 
-def _plot_distribution(mu: np.ndarray, path: Any) -> None:
-    flow = mu.mean(axis=0) if mu.ndim == 3 else mu      # graphons: the mean over the agent grid
-    fig, (ax,) = figure(7, 3.8, 1, "distribution mu_t(x) of the final policy"
-                        + (" (mean over agents)" if mu.ndim == 3 else ""), right=1.2)
-    image = ax.imshow(flow.T, aspect="auto", origin="lower", cmap="viridis")
-    ax.set_xlabel("time t")
-    ax.set_ylabel("state x")
-    if flow.shape[1] <= 20:
-        ax.set_yticks(range(flow.shape[1]))
-    fig.colorbar(image, ax=ax, fraction=0.05)
+def _panels(array: np.ndarray, axis: str) -> list[tuple[str, np.ndarray]]:
+    """``[T', X]`` panels to draw from ``array`` (``[..., T', X]``): one per population; a
+    graphon grid's mean over the agents; the array itself for one population."""
+    if axis == "population":
+        return [(f"population {k}", a) for k, a in enumerate(array)]
+    return [("mean over agents alpha", array.mean(axis=0))] if axis == "alpha" else [("", array)]
+
+
+def _heatmaps(panels: list[tuple[str, np.ndarray]], heading: str, path: Any, rows: str = "state x",
+              **style: Any) -> None:
+    """One heatmap per ``(label, data [T', rows])`` panel, time along x, side by side."""
+    fig, axes = figure(4.2 * len(panels) + 2.8, 3.8, len(panels), heading, right=1.2)
+    for ax, (label, data) in zip(axes, panels):
+        extent = None if rows == "state x" else (-0.5, data.shape[0] - 0.5, 0.0, 1.0)
+        image = ax.imshow(data.T, aspect="auto", origin="lower", extent=extent, **style)
+        title(ax, label)
+        ax.set_xlabel("time t")
+        ax.set_ylabel(rows)
+        if rows == "state x" and data.shape[1] <= 20:
+            ax.set_yticks(range(data.shape[1]))
+    fig.colorbar(image, ax=list(axes), fraction=0.05)
     save(fig, path)
+
+
+def _plot_distribution(mu: np.ndarray, axis: str, path: Any) -> None:
+    _heatmaps(_panels(mu, axis), "distribution mu_t(x) of the final policy", path, cmap="viridis")
+
+
+def _plot_policy(policy: np.ndarray, axis: str, path: Any) -> list[str]:
+    """The final policy as a heatmap over time and state: the probability of action 1 where
+    there are two actions (precaution, investment), else the most likely action."""
+    if policy.shape[-1] == 2:
+        shown, what, style = policy[..., 1], "probability of action 1", {"cmap": "magma", "vmin": 0, "vmax": 1}
+        if axis == "alpha" and policy.shape[-2] <= 4:   # per state: agents alpha against time
+            _heatmaps([(f"state {x}", shown[:, :, x].T) for x in range(shown.shape[-1])],
+                      f"final policy: {what}", path, rows="agent alpha", **style)
+            return ["![the final policy over time and the agents, state by state](policy.png)", ""]
+    else:
+        shown = policy.argmax(axis=-1).astype(np.float64)
+        what, style = "most likely action", {"cmap": "tab10", "vmin": -0.5, "vmax": 9.5}
+        if axis == "alpha":   # a mean of action indices means nothing: the middle agent's
+            shown, axis = shown[len(shown) // 2], ""
+            what += f" (agent alpha = {len(policy) // 2 / max(len(policy) - 1, 1):.2f})"
+    _heatmaps(_panels(shown, axis), f"final policy: {what}", path, **style)
+    return ["![the final policy over time and state](policy.png)", ""]
 
 
 def _plot_per_agent(per_agent: np.ndarray, path: Any) -> None:
@@ -133,7 +181,11 @@ def social_section(run: Run) -> list[str]:
              f"{fmt(social['social_action_rate'])} |",
              "", f"Welfare lost to selfish play: {fmt(social['welfare_loss'])}; price of anarchy "
              f"{fmt(social['price_of_anarchy'])}."]
-    if len(social.get("nash_per_agent", [])) > 1:
+    if len(social.get("nash_per_agent", [])) > 1 and _axis(run) == "population":
+        lines += ["", "| population | equilibrium return | social optimum's return |", "|---|---|---|"]
+        lines += [f"| {k} | {fmt(a)} | {fmt(b)} |"
+                  for k, (a, b) in enumerate(zip(social["nash_per_agent"], social["social_per_agent"]))]
+    elif len(social.get("nash_per_agent", [])) > 1:
         _plot_social(np.asarray(social["nash_per_agent"]), np.asarray(social["social_per_agent"]),
                      run.dir / "social.png")
         lines += ["", "![each agent's return, equilibrium and social optimum](social.png)"]

@@ -22,13 +22,14 @@ import numpy as np
 from popgames.core.errors import GameCardError
 from popgames.kinds.cards import RulesCard, checked_params, meanfield_table, rules_path, shared_tables, typed
 from popgames.kinds.graphon.graphons import graphon_matrix
+from popgames.kinds.mean_field.exact import AgentGrid
 from popgames.kinds.mean_field.game import check_flow, make_rules
 
 #: Agents on the grid unless the card's [graphon] table says otherwise.
 DEFAULT_AGENTS = 101
 
 
-class GraphonRules:
+class GraphonRules(AgentGrid):
     """A graphon game's rules on its agent grid: every agent's distribution in, the field formed here."""
 
     def __init__(self, rules: Any, w: np.ndarray):

@@ -4,10 +4,13 @@ A finite-horizon mean-field game has states ``x < X``, actions ``a < A``, decisi
 ``t < T``, an initial distribution ``mu_0`` and, at each time, transitions
 ``P_t(x' | x, a, mu_t)`` and rewards ``r_t(x, a, mu_t)`` that depend on the whole
 distribution ``mu_t`` (``rules.transition(t, mu) -> [X, A, X]``, ``rules.reward(t, mu) ->
-[X, A]``). A policy is an array ``pi[t, x, a]``. Graphon games add a leading axis over the
-agents ``alpha`` to all of these (``mu0 [M, X]``, ``pi[alpha, t, x, a]``, ``P [M, X, A, X]``;
-their rules see every agent's distribution and form the neighbourhood field themselves);
-every function here works with or without that axis. Everything is vectorised over agents,
+[X, A]``). A policy is an array ``pi[t, x, a]``. Games of several populations and graphon
+games add a leading agent axis to all of these (``mu0 [K, X]``, ``pi[k, t, x, a]``,
+``P [K, X, A, X]``); their rules see every population's (every grid agent's) distribution.
+Populations' figures add up (OpenSpiel's multi-population NashConv is the sum over
+populations), while a graphon's grid samples a continuum of agents ``alpha`` whose
+figures are averaged: such rules declare :class:`AgentGrid`. Every function here works
+with or without the agent axis. Everything is vectorised over agents,
 states and actions (one ``einsum`` per time step); the loops run over time only, which the
 distribution's dependence on the past makes sequential.
 
@@ -47,8 +50,20 @@ class MeanFieldRules(Protocol):
 
     @property
     def agents(self) -> tuple[int, ...]:
-        """``()`` for one population, ``(M,)`` for a graphon game's agent grid."""
+        """``()`` for one population, ``(K,)`` for ``K`` populations or a graphon's grid of ``K`` agents."""
         ...
+
+
+class AgentGrid:
+    """Declared (subclassed) by rules whose agent axis is a grid sampling a continuum of agents
+    (a graphon game's ``alpha_i``), not a list of populations: their per-agent figures are
+    averaged over the grid instead of added up."""
+
+
+def combine(per_agent: np.ndarray, grid: bool) -> float:
+    """One figure from per-agent ones: the mean over a ``grid``, else the sum over populations."""
+    per_agent = np.atleast_1d(per_agent)
+    return float(per_agent.mean() if grid else per_agent.sum())
 
 
 def policy_shape(rules: MeanFieldRules) -> tuple[int, ...]:
@@ -121,7 +136,8 @@ def q_functions(transitions: list[np.ndarray], rewards: list[np.ndarray],
 class Evaluation:
     """Everything about one policy against its own flow, from one forward and one backward pass:
     the flow ``mu`` with its ``transitions`` and ``rewards``, the policy's ``q`` and the optimal
-    ``q_best`` action values, and per agent ``value = J(pi, mu^pi)`` and ``best = max_pi' J``."""
+    ``q_best`` action values, and per agent ``value = J(pi, mu^pi)`` and ``best = max_pi' J``;
+    ``grid`` says whether the agents are a graphon's grid (averaged) or populations (added)."""
 
     policy: np.ndarray
     mu: np.ndarray
@@ -131,6 +147,7 @@ class Evaluation:
     q_best: np.ndarray
     value: np.ndarray
     best: np.ndarray
+    grid: bool = False
 
     @property
     def gaps(self) -> np.ndarray:
@@ -145,7 +162,7 @@ def evaluate(rules: MeanFieldRules, policy: np.ndarray, checked: bool = False) -
     q, v, q_best, v_best = _backward(transitions, rewards, policy)
     mu0 = np.asarray(rules.mu0)
     return Evaluation(policy, mu, transitions, rewards, q, q_best, (mu0 * v[..., 0, :]).sum(axis=-1),
-                      (mu0 * v_best[..., 0, :]).sum(axis=-1))
+                      (mu0 * v_best[..., 0, :]).sum(axis=-1), isinstance(rules, AgentGrid))
 
 
 def policy_values(policy: np.ndarray, transitions: list[np.ndarray], rewards: list[np.ndarray]
@@ -181,10 +198,10 @@ def best_response(transitions: list[np.ndarray], rewards: list[np.ndarray]
 def exploitability(rules: MeanFieldRules, policy: np.ndarray) -> dict[str, Any]:
     """``max_pi' J(pi', mu^pi) - J(pi, mu^pi)`` with the pieces it is made of.
 
-    Returns a dict: ``exploitability`` (graphons: the mean over the agent grid),
-    ``value`` (``J(pi, mu^pi)``, the same mean), ``best_value``, ``per_agent`` (graphons:
-    each agent's exploitability ``[M]``; else ``[1]``), ``mu`` (the flow) and
-    ``best_response``.
+    Returns a dict: ``exploitability`` (graphons: the mean over the agent grid; several
+    populations: the sum over them), ``value`` (``J(pi, mu^pi)``, combined alike),
+    ``best_value``, ``per_agent`` (each population's or grid agent's exploitability
+    ``[K]``; ``[1]`` for one population), ``mu`` (the flow) and ``best_response``.
     """
     evaluation = evaluate(rules, policy)
     return {**summary(evaluation), "best_response": greedy(evaluation.q_best)}
@@ -193,9 +210,9 @@ def exploitability(rules: MeanFieldRules, policy: np.ndarray) -> dict[str, Any]:
 def summary(evaluation: Evaluation) -> dict[str, Any]:
     """The exploitability dict of :func:`exploitability` from an :class:`Evaluation`, without
     the best response (loops that do not need it skip building it)."""
-    gaps = evaluation.gaps
-    return {"exploitability": float(gaps.mean()), "value": float(np.mean(evaluation.value)),
-            "best_value": float(np.mean(evaluation.best)), "per_agent": gaps, "mu": evaluation.mu}
+    gaps, grid = evaluation.gaps, evaluation.grid
+    return {"exploitability": combine(gaps, grid), "value": combine(evaluation.value, grid),
+            "best_value": combine(evaluation.best, grid), "per_agent": gaps, "mu": evaluation.mu}
 
 
 def check_policy(rules: MeanFieldRules, policy: Any, source: str = "<policy>") -> np.ndarray:

@@ -4,7 +4,10 @@ A card names a ``rules`` file in its folder (default ``rules.py``) defining ``PA
 (defaults; the allowed keys and their types) and ``make(params) -> rules`` with
 ``n_states``, ``n_actions``, ``horizon``, ``mu0``, ``agents = ()`` and the pure functions
 ``transition(t, mu) -> P[x, a, x']`` and ``reward(t, mu) -> r[x, a]`` of
-:class:`~popgames.kinds.mean_field.exact.MeanFieldRules`. When the card loads, the
+:class:`~popgames.kinds.mean_field.exact.MeanFieldRules`. A game of ``K`` populations says
+``agents = (K,)`` and carries the population axis first everywhere: ``mu0 [K, X]``,
+``transition(t, mu [K, X]) -> [K, X, A, X]``, ``reward(t, mu) -> [K, X, A]`` (each
+population's dynamics and rewards may depend on every population's distribution). When the card loads, the
 uniform policy's flow is computed once and every output checked (shapes, finite values,
 transition rows on the simplex, ``mu0`` on the simplex, a horizon of at least 1): a
 broken rules file is one card error naming the file, the field and the cause.
@@ -100,8 +103,11 @@ def parse_mean_field(card: dict, src: str) -> MeanFieldGame:
     try:
         params = checked_params(module, typed(card.get("params", {}), dict, src, "params"), src)
         rules = make_rules(module, params, path, src)
-        if getattr(rules, "agents", None) != ():
-            raise GameCardError(str(path), "rules.agents", "must be () (one population)")
+        agents = getattr(rules, "agents", None)   # a user's object: checked, not assumed
+        if not (agents == () or (isinstance(agents, tuple) and len(agents) == 1
+                                 and isinstance(agents[0], int) and agents[0] >= 1)):
+            raise GameCardError(str(path), "rules.agents", f"must be () (one population) or (K,) for K "
+                                f"populations, got {agents!r}")
         check_flow(rules, str(path))
     except GameCardError:
         forget_rules_module(module)  # an edited file is read afresh on the next load

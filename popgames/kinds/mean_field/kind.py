@@ -1,4 +1,4 @@
-"""The ``mean_field`` kind: finite mean-field games, one population, exact machinery.
+"""The ``mean_field`` kind: finite mean-field games of one or several populations, exact machinery.
 
 PSRO's mean-field oracle (Muller et al. 2022) is not built yet: the kind has no PSRO
 oracle, and ``python -m popgames.psro`` refuses it in one line.
@@ -29,7 +29,10 @@ def mean_field_exploitability(game: MeanFieldGame, policy: Any, concept: str | N
 
 def mean_field_facts(game: MeanFieldGame) -> dict[str, Any]:
     rules = game.rules
-    return {"n_states": int(rules.n_states), "n_actions": int(rules.n_actions), "horizon": int(rules.horizon)}
+    facts = {"n_states": int(rules.n_states), "n_actions": int(rules.n_actions), "horizon": int(rules.horizon)}
+    if rules.agents:
+        facts["populations"] = int(rules.agents[0])
+    return facts
 
 
 KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={}, default_oracle=None, loops=("meanfield",),

@@ -6,7 +6,9 @@ plays the policy of the grid agent nearest to it, and sees the neighbourhood mea
 ``(1 / N) sum_j A_ij delta_{x_j}`` of a graph whose edges ``A_ij = A_ji ~
 Bernoulli(W(alpha_i, alpha_j))``, ``i < j``, no self-loops, are drawn afresh every episode.
 In a plain mean-field game every agent sees the empirical distribution of all ``N``
-(complete graph; self included, so one field serves all agents). Each agent's mean return
+(complete graph; self included, so one field serves all agents); with ``K`` populations
+there are ``N`` agents in each, and every agent sees each population's empirical
+distribution (``alpha_i`` is then agent ``i``'s population). Each agent's mean return
 ``J_i^N`` is compared with the mean-field value ``J_{alpha_i}`` of its policy against the
 policy's own flow: the report is ``max_i |J_i^N - J_{alpha_i}|`` with a simultaneous 95%
 interval (Student-t, Bonferroni over the ``N`` agents, from the episodes' standard errors: a max over
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.special import stdtrit
 
-from popgames.kinds.mean_field.exact import evaluate
+from popgames.kinds.mean_field.exact import AgentGrid, evaluate
 
 
 
@@ -39,41 +41,48 @@ def n_agent_check(game: Any, policy: np.ndarray, n: int, episodes: int = 200, se
     95% ``interval``, and per agent ``alpha``, ``finite`` (``J_i^N``), ``limit`` (``J_{alpha_i}``)."""
     rules = game.rules
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n,)))
-    graphon = bool(rules.agents)
+    graphon = isinstance(rules, AgentGrid)
     evaluation = evaluate(rules, policy)
+    states = rules.n_states
     if graphon:
         from popgames.kinds.graphon.graphons import graphon_values
 
         alpha = np.arange(n) / n if placement == "grid" else np.sort(rng.random(n))
-        m = rules.agents[0]
-        nearest = np.rint(alpha * (m - 1)).astype(int)
+        nearest = np.rint(alpha * (rules.agents[0] - 1)).astype(int)
         w = graphon_values(game.graphon, alpha)
         inner, pi, mu0 = rules.inner, evaluation.policy[nearest], np.asarray(rules.inner.mu0)
-        limit = evaluation.value[nearest]
-    else:
-        alpha = np.zeros(n)
-        inner, pi, mu0 = rules, np.broadcast_to(evaluation.policy, (n, *evaluation.policy.shape)), rules.mu0
-        limit = np.full(n, float(evaluation.value))
-    states, rows = rules.n_states, np.arange(n)
-    x = _sample(np.broadcast_to(mu0, (episodes, n, states)), rng)
-    returns = np.zeros((episodes, n))
+        limit, group = evaluation.value[nearest], np.zeros(n, dtype=int)
+    else:   # n agents per population (one population: agents = ()); k_i is agent i's population
+        k = rules.agents[0] if rules.agents else 1
+        group = np.repeat(np.arange(k), n)
+        alpha = group.astype(np.float64)
+        pi = evaluation.policy.reshape(k, *evaluation.policy.shape[-3:])[group]
+        mu0 = np.asarray(rules.mu0).reshape(k, states)[group]
+        inner, limit = rules, np.atleast_1d(evaluation.value)[group]
+    agents = np.arange(len(group))
+    x = _sample(np.broadcast_to(mu0, (episodes, len(group), states)), rng)
+    returns = np.zeros((episodes, len(group)))
     for t in range(rules.horizon):
         onehot = np.eye(states)[x]                                          # [E, N, X]
-        a = _sample(pi[rows, t][rows, x], rng)                              # [E, N]
+        a = _sample(pi[agents, t][agents, x], rng)                          # [E, N]
+        e, i = np.indices(x.shape)
         if graphon:
             upper = np.triu(rng.random((episodes, n, n)) < w, k=1)
             adjacency = (upper | upper.transpose(0, 2, 1)).astype(np.float64)
             field = (adjacency @ onehot / n).reshape(episodes * n, states)
             p = inner.transition(t, field).reshape(episodes, n, states, -1, states)
             r = inner.reward(t, field).reshape(episodes, n, states, -1)
-            e, i = np.indices((episodes, n))
             probs, gains = p[e, i, x, a], r[e, i, x, a]
         else:
-            probs, gains = np.empty((episodes, n, states)), np.empty((episodes, n))
-            for k in range(episodes):   # one field per episode: the empirical distribution
-                field = onehot[k].mean(axis=0)
-                probs[k] = inner.transition(t, field)[x[k], a[k]]
-                gains[k] = inner.reward(t, field)[x[k], a[k]]
+            # Each population's empirical distribution, episode by episode (rules take one field).
+            fields = onehot.reshape(episodes, -1, n, states).mean(axis=2)     # [E, K, X]
+            probs, gains = np.empty((episodes, len(group), states)), np.empty((episodes, len(group)))
+            for ep in range(episodes):
+                field = fields[ep] if rules.agents else fields[ep, 0]
+                p = np.asarray(inner.transition(t, field)).reshape(-1, states, rules.n_actions, states)
+                r = np.asarray(inner.reward(t, field)).reshape(-1, states, rules.n_actions)
+                probs[ep] = p[group, x[ep], a[ep]]
+                gains[ep] = r[group, x[ep], a[ep]]
         returns += gains
         x = _sample(probs, rng)
     finite = returns.mean(axis=0)
@@ -81,7 +90,7 @@ def n_agent_check(game: Any, policy: np.ndarray, n: int, episodes: int = 200, se
     gap = np.abs(finite - limit)
     # Student-t quantiles (the errors are estimated from the episodes), simultaneous over the
     # n agents for the max (Bonferroni).
-    z = float(stdtrit(max(episodes - 1, 1), 1.0 - 0.025 / n))
+    z = float(stdtrit(max(episodes - 1, 1), 1.0 - 0.025 / len(group)))
     per_episode = (returns - limit).mean(axis=1)  # the mean gap, episode by episode
     mean_error = per_episode.std(ddof=1) / np.sqrt(episodes) if episodes > 1 else 0.0
     return {"n": n, "episodes": episodes, "max_gap": float(gap.max()),
