@@ -106,7 +106,10 @@ def strategy_section(run: Run) -> list[str]:
     columns = ["player", "policy", "origin", "weight"] + (["payoff vs others"] if meta is not None else [])
     lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for p, w in enumerate(player_weights(last)):
-        dev = deviation_payoffs(meta, last, p) if meta is not None else None
+        # Mean-field PSRO records each member's payoff against the mixture itself (not a
+        # tensor's: mixtures' payoffs are not linear in the shares).
+        dev = (np.asarray(last["deviation_payoffs"][p]) if "deviation_payoffs" in last
+               else deviation_payoffs(meta, last, p) if meta is not None else None)
         for k in np.flatnonzero(w > SUPPORT):
             lines.append(f"| {p} | #{k} | {origins[p][k]} | {w[k]:.4f} |"
                          + (f" {fmt(dev[k])} |" if dev is not None else ""))

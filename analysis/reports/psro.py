@@ -13,7 +13,9 @@ from popgames.analysis.reports.population import final_sizes
 from popgames.analysis.reports.run_data import Run, fmt
 
 
-def _algorithm(kind: str, meta_solver: str) -> str:
+def _algorithm(kind: str, meta_solver: str, answered_by: str) -> str:
+    if answered_by.startswith("mean_field_"):
+        return f"mean-field PSRO with `{meta_solver}` meta-solver (Muller et al. 2022)"
     if kind in ("cce_gap", "ce_gap"):
         return f"JPSRO with {kind[:-4].upper()} meta-solver (Marris et al. 2021)"
     if meta_solver == "rae":
@@ -28,7 +30,7 @@ def overview_section(run: Run) -> list[str]:
                if done < config.get("iterations", done) else "")
     options = config.get("solver_options") or {}
     return [
-        f"# {config.get('game_name', '?')}: {_algorithm(kind_key(run), config.get('meta_solver', '?'))}",
+        f"# {config.get('game_name', '?')}: {_algorithm(kind_key(run), config.get('meta_solver', '?'), str(last.get('meta_solver', '')))}",
         "", "## Configuration", "", "| setting | value |", "|---|---|",
         f"| game | `{config.get('game_name')}` (card `{config.get('game')}`, sha256 "
         f"`{config.get('card_sha256')}`) |",
@@ -36,7 +38,7 @@ def overview_section(run: Run) -> list[str]:
         f"{', '.join(f'`{k}={v}`' for k, v in options.items()) or 'none'}; answered by "
         f"`{last['meta_solver']}` |",
         f"| best-response oracle | {config.get('oracle', 'exact')}, ties broken by "
-        f"`{config.get('tie_break', 'lowest')}` |",
+        f"`{'lowest' if str(last.get('meta_solver', '')).startswith('mean_field_') else config.get('tie_break', 'lowest')}` |",
         f"| iterations | {done} of {config.get('iterations', done)}{stopped} |",
         f"| seed | {config.get('seed')} |",
         f"| device | {config.get('device', 'cpu')} |",

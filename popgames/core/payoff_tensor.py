@@ -57,9 +57,9 @@ def num_actions(payoffs: np.ndarray) -> tuple[int, ...]:
 
 
 def outer(marginals: Sequence[np.ndarray]) -> np.ndarray:
-    """Joint distribution of independent per-player mixed strategies."""
-    joint = np.asarray(marginals[0], dtype=np.float64)
-    for m in marginals[1:]:
+    """Joint distribution of independent per-player mixed strategies (of none: ``1``)."""
+    joint = np.ones(())
+    for m in marginals:
         joint = np.multiply.outer(joint, np.asarray(m, dtype=np.float64))
     return joint
 

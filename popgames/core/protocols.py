@@ -106,6 +106,10 @@ class Oracle(Protocol):
     exact: bool = True
     #: One policy trained for every seat at once (:meth:`shared_best_response`).
     shares_parameters: bool = False
+    #: The oracle solves its own meta-game (:meth:`solve_meta_game`, :meth:`meta_best_responses`):
+    #: a mean-field game's mixtures have payoffs that are not linear in the shares, so no
+    #: payoff tensor holds its restricted game.
+    solves_meta_game: bool = False
 
     def initial_policies(self, player: int) -> list[Any]:
         """The policies ``player``'s population starts with."""
@@ -125,6 +129,16 @@ class Oracle(Protocol):
         """One policy for every seat, answering each seat's ``opponents[seat]``: one
         :class:`Response` per seat (the same policy, that seat's value)."""
         raise PopgamesError(f"{type(self).__name__} does not share parameters across seats")
+
+    def solve_meta_game(self, population: Population, meta_solver: str, options: Mapping[str, Any]) -> Any:
+        """The restricted equilibrium (``marginals``, ``payoffs``, verified ``gap``, ``solver``,
+        ``concept`` and each member's ``deviation_payoffs`` against it), where
+        :attr:`solves_meta_game`."""
+        raise PopgamesError(f"{type(self).__name__} leaves its meta-game to the solver registry")
+
+    def meta_best_responses(self, population: Population, solution: Any) -> list[Response]:
+        """One best response per player to :meth:`solve_meta_game`'s ``solution``."""
+        raise PopgamesError(f"{type(self).__name__} leaves its meta-game to the solver registry")
 
     def iteration_metrics(self, population: Population, joint: np.ndarray,
                           iteration: int) -> dict[str, float]:

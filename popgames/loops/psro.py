@@ -179,9 +179,11 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
     exact = oracle.exact
     if not exact:
         stop_exploitability = None
-    entry = registry.entry(meta_solver)
     options = dict(solver_options or {})
-    registry.check_options(meta_solver, options)
+    own_meta = oracle.solves_meta_game   # mean-field games: the oracle solves its restricted game
+    if not own_meta:
+        concept = registry.entry(meta_solver).concept
+        registry.check_options(meta_solver, options)
     state = state or initial_state(oracle)
     started = time.perf_counter()
     def converged() -> bool:
@@ -189,13 +191,19 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
                 and state.history[-1]["exploitability"] <= stop_exploitability)
 
     while (iterations is None or state.iteration < iterations) and not converged():
-        solve_options = dict(options)
-        if entry.concept == "rae" and state.meta_game.variances is not None:
-            solve_options.setdefault("entry_variances", state.meta_game.variances)
-        sol = registry.solve(state.meta_game.payoffs, meta_solver, **solve_options)
-        new, raw_gains, stats = _best_responses(oracle, state, sol)
+        if own_meta:
+            sol = oracle.solve_meta_game(state.population, meta_solver, options)
+            concept, responses = sol.concept, oracle.meta_best_responses(state.population, sol)
+            new, stats = [[r.policy] for r in responses], []
+            raw_gains = np.array([r.value - float(sol.payoffs[i]) for i, r in enumerate(responses)])
+        else:
+            solve_options = dict(options)
+            if concept == "rae" and state.meta_game.variances is not None:
+                solve_options.setdefault("entry_variances", state.meta_game.variances)
+            sol = registry.solve(state.meta_game.payoffs, meta_solver, **solve_options)
+            new, raw_gains, stats = _best_responses(oracle, state, sol)
         gains = np.maximum(raw_gains, 0.0)
-        kind = {"ce": "ce_gap", "cce": "cce_gap"}.get(entry.concept, "nash_conv")
+        kind = {"ce": "ce_gap", "cce": "cce_gap"}.get(concept, "nash_conv")
         metrics = {
             "iteration": state.iteration,
             "exploitability": float(gains.sum()),
@@ -208,6 +216,8 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             "meta_gap": sol.gap,
             "meta_solver": sol.solver,
         }
+        if own_meta:   # each member's payoff against the solution (not a tensor's contraction)
+            metrics["deviation_payoffs"] = [np.asarray(d).tolist() for d in sol.deviation_payoffs]
         if not exact:  # learned oracle: its raw gains, what it cost, and the game's own metrics
             metrics["best_response_gain"] = raw_gains.tolist()
             metrics["oracle"] = stats

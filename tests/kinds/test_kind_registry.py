@@ -43,7 +43,8 @@ def test_loaded_games_declare_their_kind(game):
 
 def test_every_oracle_keeps_the_protocol(game):
     record = kind_of(game)
-    options = TINY if record.check_oracle_options is not None else {}
+    options = {"meta_iterations": 5} if game.kind in ("mean_field", "openspiel_mfg") else \
+        TINY if record.check_oracle_options is not None else {}
     for name, make in record.oracles.items():
         oracle = make(game, OracleSettings(seed=0, device="cpu", options=options))
         assert Oracle in type(oracle).__mro__, f"{game.kind}/{name} does not subclass Oracle"
@@ -56,8 +57,12 @@ def test_every_oracle_keeps_the_protocol(game):
         entries = oracle.evaluate(population, profiles)
         assert isinstance(entries, Entries) and entries.means.shape == (1, game.n_players)
         assert entries.sampled == (not oracle.exact)
-        others = np.ones((1,) * (oracle.n_players - 1))
-        response = oracle.best_response(population, 0, others)
+        if oracle.solves_meta_game:   # mean-field PSRO: best responses answer its own meta-solution
+            solution = oracle.solve_meta_game(population, "nash", {})
+            assert np.isfinite(solution.gap) and len(solution.marginals) == oracle.n_players
+            response = oracle.meta_best_responses(population, solution)[0]
+        else:
+            response = oracle.best_response(population, 0, np.ones((1,) * (oracle.n_players - 1)))
         assert isinstance(response, Response) and np.isfinite(response.value)
         assert bool(response.stats) == (not oracle.exact)
         arrays = oracle.save(0, population[0] + [response.policy])

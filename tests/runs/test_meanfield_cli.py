@@ -58,6 +58,6 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, args, cause)
 def test_each_kind_runs_under_the_loops_it_declares(tmp_path, capsys):
     from popgames.psro import main as psro_main
 
-    assert run_main(psro_main, ["crowd_modelling", "--out", str(tmp_path / "run")]) == 2
-    assert "does not run mean_field games (they run under: popgames.meanfield)" in capsys.readouterr().err
+    assert run_main(psro_main, ["sis_graphon", "--out", str(tmp_path / "run")]) == 2
+    assert "does not run graphon games (they run under: popgames.meanfield)" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -1,7 +1,8 @@
 """The ``mean_field`` kind: finite mean-field games of one or several populations, exact machinery.
 
-PSRO's mean-field oracle (Muller et al. 2022) is not built yet: the kind has no PSRO
-oracle, and ``python -m popgames.psro`` refuses it in one line.
+Its games run in the mean-field loops (``python -m popgames.meanfield``) and in PSRO
+(``python -m popgames.psro``: mean-field PSRO, Muller et al. 2022, through
+:mod:`popgames.kinds.mean_field.oracle`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from popgames.core.errors import GameCardError
+from popgames.kinds.mean_field.oracle import check_oracle_options, mean_field_oracle
 from popgames.core.protocols import Kind
 from popgames.kinds.mean_field.exact import exploitability
 from popgames.kinds.mean_field.game import MeanFieldGame, parse_mean_field, policy_of
@@ -35,5 +37,6 @@ def mean_field_facts(game: MeanFieldGame) -> dict[str, Any]:
     return facts
 
 
-KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={}, default_oracle=None, loops=("meanfield",),
+KIND = Kind(name="mean_field", parse=parse_mean_field, oracles={"exact": mean_field_oracle}, default_oracle="exact",
+            check_oracle_options=check_oracle_options, loops=("meanfield", "psro"),
             facts=mean_field_facts, exploitability=mean_field_exploitability)

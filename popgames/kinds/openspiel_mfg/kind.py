@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from popgames.kinds.mean_field.oracle import check_oracle_options, mean_field_oracle
 from popgames.core.protocols import Game, Kind
 from popgames.kinds.mean_field.kind import mean_field_exploitability, mean_field_facts
 
@@ -21,5 +22,6 @@ def openspiel_mfg_facts(game: Any) -> dict[str, Any]:
     return {**mean_field_facts(game), "openspiel_game": str(game.rules.game)}
 
 
-KIND = Kind(name="openspiel_mfg", parse=_parse, oracles={}, default_oracle=None, loops=("meanfield",),
+KIND = Kind(name="openspiel_mfg", parse=_parse, oracles={"exact": mean_field_oracle}, default_oracle="exact",
+            check_oracle_options=check_oracle_options, loops=("meanfield", "psro"),
             facts=openspiel_mfg_facts, exploitability=mean_field_exploitability)
