@@ -34,6 +34,7 @@ class SisGraphon:
         self._reward = -cost
         self._exposure = (1.0 - np.arange(2)) * params["infection"]   # no precaution: exposed
         self._base: np.ndarray | None = None
+        self._rewards: np.ndarray | None = None
 
     def transition(self, t: int, field: np.ndarray) -> np.ndarray:
         m = len(field)
@@ -48,7 +49,9 @@ class SisGraphon:
         return p
 
     def reward(self, t: int, field: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self._reward, (len(field), 2, 2))
+        if self._rewards is None or len(self._rewards) != len(field):   # the same at every step
+            self._rewards = np.broadcast_to(self._reward, (len(field), 2, 2))
+        return self._rewards
 
 
 def make(params: dict[str, Any]) -> SisGraphon:

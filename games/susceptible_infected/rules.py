@@ -29,15 +29,16 @@ class SusceptibleInfected:
         self.p = dict(params)
         self.n_states, self.n_actions = 2, 2
         self.mu0 = np.array([1.0 - params["initial_infected"], params["initial_infected"]])
+        self._base = np.zeros((2, 2, 2))
+        self._base[0, 1] = [1.0, 0.0]                                   # S, distancing
+        self._base[1, :] = [params["recovery"], 1.0 - params["recovery"]]
         self._reward = -np.array([[0.0, params["distancing_cost"]],
                                   [params["infected_cost"], params["infected_cost"] + params["distancing_cost"]]])
 
     def transition(self, t: int, mu: np.ndarray) -> np.ndarray:
         infect = self.p["infection"] * mu[1]
-        p = np.zeros((2, 2, 2))
-        p[0, 0] = [1.0 - infect, infect]       # S, going out
-        p[0, 1] = [1.0, 0.0]                   # S, distancing
-        p[1, :] = [self.p["recovery"], 1.0 - self.p["recovery"]]
+        p = self._base.copy()                  # only a susceptible agent going out depends on mu
+        p[0, 0, 0], p[0, 0, 1] = 1.0 - infect, infect
         return p
 
     def reward(self, t: int, mu: np.ndarray) -> np.ndarray:

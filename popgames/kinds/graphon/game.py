@@ -34,6 +34,7 @@ class GraphonRules(AgentGrid):
 
     def __init__(self, rules: Any, w: np.ndarray):
         self.inner, self.w = rules, w
+        self._w_scaled = w / len(w)
         self.agents = (len(w),)
         self.n_states, self.n_actions, self.horizon = rules.n_states, rules.n_actions, rules.horizon
         self.mu0 = np.broadcast_to(np.asarray(rules.mu0, dtype=np.float64), (len(w), rules.n_states))
@@ -43,7 +44,7 @@ class GraphonRules(AgentGrid):
         """``G[alpha, x] = (1 / M) sum_j W(alpha, alpha_j) mu[alpha_j, x]``; the last one is kept,
         since a flow asks for the transitions and the rewards of the same ``mu`` object."""
         if self._last is None or self._last[0] is not mu:
-            self._last = (mu, self.w @ mu / len(self.w))
+            self._last = (mu, self._w_scaled @ mu)
         return self._last[1]
 
     def transition(self, t: int, mu: np.ndarray) -> np.ndarray:

@@ -98,6 +98,31 @@ def flow(rules: MeanFieldRules, policy: np.ndarray, rewards: bool = True
     return mu, transitions, payoffs
 
 
+#: Up to this many actions, reductions over the action axis run as elementwise folds: numpy's
+#: reduce along a short last axis costs several times more on these small arrays.
+FOLD_ACTIONS = 8
+
+
+def _action_max(q: np.ndarray) -> np.ndarray:
+    """``q.max(axis=-1)``."""
+    if q.shape[-1] > FOLD_ACTIONS:
+        return q.max(axis=-1)
+    out = q[..., 0]
+    for a in range(1, q.shape[-1]):
+        out = np.maximum(out, q[..., a])
+    return out
+
+
+def _action_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)``."""
+    if x.shape[-1] > FOLD_ACTIONS:
+        return x.sum(axis=-1)
+    out = x[..., 0].copy()
+    for a in range(1, x.shape[-1]):
+        out += x[..., a]
+    return out
+
+
 def _backward(transitions: list[np.ndarray], rewards: list[np.ndarray], policy: np.ndarray | None
               ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
     """One backward pass for ``policy`` (if given) and the optimum together: ``(Q^pi, V^pi,
@@ -105,20 +130,17 @@ def _backward(transitions: list[np.ndarray], rewards: list[np.ndarray], policy: 
     horizon = len(transitions)
     *agents, n, a = rewards[0].shape
     columns = 1 if policy is None else 2      # [optimal, policy] values side by side
-    ahead = np.zeros((*agents, n, columns))
-    qs, values = [], [ahead]
+    q_all = np.empty((*agents, horizon, n, a, columns))
+    v_all = np.empty((*agents, horizon + 1, n, columns))
+    v_all[..., horizon, :, :] = 0.0
     for t in range(horizon - 1, -1, -1):
         # One batched matmul for both: E[..., x, a, c] = sum_y P(y | x, a) V_c(y).
-        expected = (transitions[t].reshape(*agents, n * a, n) @ ahead).reshape(*agents, n, a, columns)
-        q = rewards[t][..., None] + expected
-        ahead = np.empty((*agents, n, columns))
-        ahead[..., 0] = q[..., 0].max(axis=-1)
+        expected = (transitions[t].reshape(*agents, n * a, n) @ v_all[..., t + 1, :, :]).reshape(
+            *agents, n, a, columns)
+        q = np.add(rewards[t][..., None], expected, out=q_all[..., t, :, :, :])
+        v_all[..., t, :, 0] = _action_max(q[..., 0])
         if policy is not None:
-            ahead[..., 1] = (policy[..., t, :, :] * q[..., 1]).sum(axis=-1)
-        qs.append(q)
-        values.append(ahead)
-    q_all = np.stack(qs[::-1], axis=-4)          # [..., T, X, A, columns]
-    v_all = np.stack(values[::-1], axis=-3)      # [..., T + 1, X, columns]
+            v_all[..., t, :, 1] = _action_sum(policy[..., t, :, :] * q[..., 1])
     if policy is None:
         return None, None, q_all[..., 0], v_all[..., 0]
     return q_all[..., 1], v_all[..., 1], q_all[..., 0], v_all[..., 0]
@@ -182,9 +204,8 @@ def boltzmann(q: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(q / temperature)`` over actions; temperature 0 is :func:`greedy`."""
     if temperature == 0:
         return greedy(q)
-    z = (q - q.max(axis=-1, keepdims=True)) / temperature
-    weights = np.exp(z)
-    return weights / weights.sum(axis=-1, keepdims=True)
+    weights = np.exp((q - _action_max(q)[..., None]) / temperature)
+    return weights / _action_sum(weights)[..., None]
 
 
 def best_response(transitions: list[np.ndarray], rewards: list[np.ndarray]

@@ -1,0 +1,1 @@
+"""Peer wrappers: run other projects' code beside ours in the benchmarks."""
