@@ -70,13 +70,12 @@ def _finish(game: Game, config: Config, run_dir: Path, record: Any) -> None:
     """The final policy's N-agent check (:mod:`popgames.kinds.mean_field.n_agent`) and the
     social optimum beside it (:mod:`popgames.kinds.mean_field.control`), kept as
     ``n_agent.json`` and ``social.json`` for the report."""
-    from popgames.kinds.mean_field.n_agent import n_agent_check
+    from popgames.kinds.mean_field.n_agent import NAgentTask, run_n_agent_checks
 
-    checks = []
-    for n in config["n_agents"]:
-        check = n_agent_check(game, record.policy, n, episodes=max(10, EPISODES // n), seed=config["seed"])
-        checks.append({k: check[k] for k in ("n", "episodes", "max_gap", "interval", "mean_gap",
-                                             "mean_gap_error")})
+    tasks = [NAgentTask(str(game.source), np.asarray(record.policy), n, max(10, EPISODES // n), config["seed"])
+             for n in config["n_agents"]]
+    checks = [{k: check[k] for k in ("n", "episodes", "max_gap", "interval", "mean_gap", "mean_gap_error")}
+              for check in run_n_agent_checks(tasks)]
     if checks:
         atomic_write(run_dir / "n_agent.json", json.dumps(checks, indent=1).encode())
     if not config.get("social_optimum", True):

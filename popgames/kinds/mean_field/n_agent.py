@@ -15,11 +15,19 @@ interval (Student-t, Bonferroni over the ``N`` agents, from the episodes' standa
 many noisy estimates is biased up, and the interval says by how much), and the mean gap
 ``mean_i (J_i^N - J_{alpha_i})`` with its interval. Both shrink as ``N`` grows when the
 policy's flow is the limit of the finite system.
+
+A check is also a plain-data task (:class:`NAgentTask`: the card's path, the policy as an
+array, ``N``, episodes, seed) run through joblib by :func:`run_n_agent_checks`, so
+``joblib.parallel_config(backend=..., n_jobs=...)`` spreads the sizes over workers or a
+cluster with no change here. The simulation is batched numpy over episodes and agents:
+the rules are numpy functions of the field, so torch would only add copies around them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.special import stdtrit
@@ -98,3 +106,34 @@ def n_agent_check(game: Any, policy: np.ndarray, n: int, episodes: int = 200, se
             "mean_gap": float(per_episode.mean()),
             "mean_gap_error": float(stdtrit(max(episodes - 1, 1), 0.975) * mean_error),
             "alpha": alpha, "finite": finite, "limit": limit}
+
+
+@dataclass(frozen=True)
+class NAgentTask:
+    """One N-agent check as plain data: a worker loads the card itself."""
+
+    card: str
+    policy: np.ndarray
+    n: int
+    episodes: int
+    seed: int
+    placement: str = "grid"
+
+
+@lru_cache(maxsize=8)
+def _load(card: str) -> Any:
+    import popgames
+
+    return popgames.load_game(card)
+
+
+def run_n_agent(task: NAgentTask) -> dict[str, Any]:
+    """:func:`n_agent_check` of a task (the card loaded once per worker)."""
+    return n_agent_check(_load(task.card), task.policy, task.n, task.episodes, task.seed, task.placement)
+
+
+def run_n_agent_checks(tasks: Sequence[NAgentTask]) -> list[dict[str, Any]]:
+    """Run checks through joblib (in this process unless a ``joblib.parallel_config`` says otherwise)."""
+    from joblib import Parallel, delayed
+
+    return Parallel()(delayed(run_n_agent)(task) for task in tasks)

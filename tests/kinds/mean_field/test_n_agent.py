@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import popgames
+from popgames.kinds.mean_field.exact import uniform_policy
 from popgames.kinds.mean_field.n_agent import n_agent_check
 from popgames.meanfield import fictitious_play
 
@@ -33,3 +34,18 @@ def test_graphon_agents_sit_on_the_grid_and_see_their_neighbours():
     np.testing.assert_allclose(check["alpha"], np.arange(20) / 20)
     uniform = n_agent_check(game, policy, 20, episodes=10, seed=0, placement="uniform")
     assert not np.allclose(uniform["alpha"], check["alpha"])
+
+
+def test_checks_are_plain_data_tasks_that_run_anywhere_joblib_sends_them():
+    import joblib
+
+    from popgames.kinds.mean_field.n_agent import NAgentTask, n_agent_check, run_n_agent_checks
+
+    game = popgames.load_game("sis_graphon")
+    policy = uniform_policy(game.rules)
+    tasks = [NAgentTask(str(game.source), policy, n, 20, 3) for n in (10, 20)]
+    with joblib.parallel_config(backend="loky", n_jobs=2):   # other processes load the card themselves
+        remote = run_n_agent_checks(tasks)
+    for task, check in zip(tasks, remote):
+        here = n_agent_check(game, policy, task.n, task.episodes, task.seed)
+        assert check["max_gap"] == here["max_gap"] and np.array_equal(check["finite"], here["finite"])
