@@ -82,20 +82,22 @@ def flow(rules: MeanFieldRules, policy: np.ndarray, rewards: bool = True
     and rewards ``r_t`` it induces (computed once, reused by evaluation and best responses;
     ``rewards=False`` skips the rewards, for a flow alone)."""
     agents, n, a = tuple(rules.agents), rules.n_states, rules.n_actions
-    mu = np.empty((*agents, rules.horizon + 1, n))
-    mu[..., 0, :] = rules.mu0
+    # Time-major while filling (each step's slab contiguous), agents first on return.
+    mu = np.empty((rules.horizon + 1, *agents, n))
+    mu[0] = rules.mu0
+    by_time = np.moveaxis(policy, -3, 0) if agents else policy
     transitions, payoffs = [], []
     for t in range(rules.horizon):
-        now = mu[..., t, :]          # one object for both calls (a graphon's rules reuse its field)
+        now = mu[t]          # one object for both calls (a graphon's rules reuse its field)
         p = rules.transition(t, now)
         transitions.append(p)
         if rewards:
             payoffs.append(rules.reward(t, now))
         # mu'(y) = sum_{x, a} mu(x) pi(a | x) P(y | x, a): one batched matmul (einsum's
         # per-call overhead dominates on these small arrays).
-        mass = (mu[..., t, :, None] * policy[..., t, :, :]).reshape(*agents, 1, n * a)
-        mu[..., t + 1, :] = (mass @ p.reshape(*agents, n * a, n))[..., 0, :]
-    return mu, transitions, payoffs
+        mass = (now[..., None] * by_time[t]).reshape(*agents, 1, n * a)
+        mu[t + 1] = (mass @ p.reshape(*agents, n * a, n))[..., 0, :]
+    return np.moveaxis(mu, 0, -2), transitions, payoffs
 
 
 #: Up to this many actions, reductions over the action axis run as elementwise folds: numpy's
@@ -130,17 +132,18 @@ def _backward(transitions: list[np.ndarray], rewards: list[np.ndarray], policy: 
     horizon = len(transitions)
     *agents, n, a = rewards[0].shape
     columns = 1 if policy is None else 2      # [optimal, policy] values side by side
-    q_all = np.empty((*agents, horizon, n, a, columns))
-    v_all = np.empty((*agents, horizon + 1, n, columns))
-    v_all[..., horizon, :, :] = 0.0
+    # Time-major while filling (each step's slab contiguous), agents first on return.
+    q_all = np.empty((horizon, *agents, n, a, columns))
+    v_all = np.empty((horizon + 1, *agents, n, columns))
+    v_all[horizon] = 0.0
     for t in range(horizon - 1, -1, -1):
         # One batched matmul for both: E[..., x, a, c] = sum_y P(y | x, a) V_c(y).
-        expected = (transitions[t].reshape(*agents, n * a, n) @ v_all[..., t + 1, :, :]).reshape(
-            *agents, n, a, columns)
-        q = np.add(rewards[t][..., None], expected, out=q_all[..., t, :, :, :])
-        v_all[..., t, :, 0] = _action_max(q[..., 0])
+        expected = (transitions[t].reshape(*agents, n * a, n) @ v_all[t + 1]).reshape(*agents, n, a, columns)
+        q = np.add(rewards[t][..., None], expected, out=q_all[t])
+        v_all[t, ..., 0] = _action_max(q[..., 0])
         if policy is not None:
-            v_all[..., t, :, 1] = _action_sum(policy[..., t, :, :] * q[..., 1])
+            v_all[t, ..., 1] = _action_sum(policy[..., t, :, :] * q[..., 1])
+    q_all, v_all = np.moveaxis(q_all, 0, -4), np.moveaxis(v_all, 0, -3)
     if policy is None:
         return None, None, q_all[..., 0], v_all[..., 0]
     return q_all[..., 1], v_all[..., 1], q_all[..., 0], v_all[..., 0]
