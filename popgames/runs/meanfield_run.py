@@ -2,8 +2,8 @@
 ``python -m popgames.meanfield GAME_DIR --algorithm fp|omd|fixed_point|prior_descent``.
 
 ``--option KEY=VALUE`` sets an algorithm option (``lr`` for omd, ``temperature`` for
-fixed_point and prior_descent, ``inner`` for prior_descent), over the card's ``[meanfield]``
-table. The checkpoint holds the algorithm's arrays (the policy, OMD's cumulative values,
+fixed_point and prior_descent, ``inner`` for prior_descent), over the card's ``[meanfield]
+options`` (per algorithm in its own subtable, e.g. ``[meanfield.options.fixed_point]``). The checkpoint holds the algorithm's arrays (the policy, OMD's cumulative values,
 prior descent's prior) and the final flow; the report is
 :mod:`popgames.analysis.reports.mean_field`'s.
 """
@@ -38,13 +38,24 @@ def _flags(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, game: Game, table: Mapping[str, Any]) -> Config:
     algorithm = args.algorithm or table.get("algorithm", "fp")
-    options = {**dict(table.get("options", {})), **dict(parse_option(o) for o in args.option)}
+    options = {**card_options(table, algorithm), **dict(parse_option(o) for o in args.option)}
     check_options(algorithm, options)
     n_agents = list(args.n_agents or table.get("n_agents", N_AGENTS))
     if any(n < 2 for n in n_agents):
         raise PopgamesError(f"--n-agents {n_agents}: every population needs at least 2 agents")
     return {"algorithm": algorithm, "options": options, "n_agents": n_agents,
             "social_optimum": bool(table.get("social_optimum", True))}
+
+
+def card_options(table: Mapping[str, Any], algorithm: str) -> dict[str, Any]:
+    """The card's ``[meanfield] options`` for ``algorithm``: its own subtable
+    (``[meanfield.options.fixed_point]``) over the keys shared by every algorithm."""
+    options = dict(table.get("options", {}))
+    for name in ALGORITHMS:
+        if name in options and not isinstance(options[name], dict):
+            raise PopgamesError(f"[meanfield] options.{name}: expected a table of {name}'s options")
+    shared = {k: v for k, v in options.items() if k not in ALGORITHMS}
+    return {**shared, **options.get(algorithm, {})}
 
 
 def _check_resume(saved: Config, wanted: Config, args: argparse.Namespace) -> Config:

@@ -61,3 +61,15 @@ def test_each_kind_runs_under_the_loops_it_declares(tmp_path, capsys):
     assert run_main(psro_main, ["sis_graphon", "--out", str(tmp_path / "run")]) == 2
     assert "does not run graphon games (they run under: popgames.meanfield)" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_card_options_are_per_algorithm_where_the_card_says_so():
+    from popgames.core.errors import PopgamesError
+    from popgames.runs.meanfield_run import card_options
+
+    table = {"options": {"temperature": 0.3, "fixed_point": {"temperature": 0.1}, "omd": {"lr": 0.1}}}
+    assert card_options(table, "fixed_point") == {"temperature": 0.1}
+    assert card_options(table, "omd") == {"temperature": 0.3, "lr": 0.1}
+    assert card_options({}, "fp") == {}
+    with pytest.raises(PopgamesError, match=r"options\.omd: expected a table"):
+        card_options({"options": {"omd": 0.1}}, "omd")
