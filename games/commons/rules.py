@@ -39,6 +39,7 @@ PARAMS: dict[str, Any] = {
 class Commons:
     """Pure rules of the repeated public-goods game; every method is a function of its arguments."""
 
+    deterministic = True  # no chance after the reset: exact best responses enumerate histories
     obs_bounds = (0.0, 1.0)
 
     def __init__(self, params: dict[str, Any], device: torch.device):

@@ -37,6 +37,7 @@ class IteratedPrisonersDilemma:
     """Pure rules of the iterated prisoner's dilemma; every method is a function of its arguments."""
 
     obs_bounds = (0.0, 1.0)
+    deterministic = True  # no chance after the reset: exact best responses enumerate histories
 
     def __init__(self, params: dict[str, Any], device: torch.device):
         R, T, S, P = (float(params[k]) for k in ("R", "T", "S", "P"))

@@ -126,6 +126,12 @@ class MarkovGame(RulesCard):
         return bool(getattr(self.rules, "symmetric", True))
 
     @property
+    def deterministic(self) -> bool:
+        """Whether the rules declare ``deterministic = True``: no chance after the reset, so
+        the exact best response (:mod:`popgames.kinds.markov.exact`) can enumerate histories."""
+        return bool(getattr(self.rules, "deterministic", False))
+
+    @property
     def obs_bounds(self) -> tuple[float, float]:
         """The rules' ``obs_bounds = (low, high)`` of observations, unbounded by default."""
         return getattr(self.rules, "obs_bounds", (-math.inf, math.inf))
