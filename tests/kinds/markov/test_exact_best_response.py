@@ -121,3 +121,26 @@ def test_refusals_are_one_line(tmp_path):
     nets = _mlps(game, 2, 3)
     with pytest.raises(PopgamesError, match="it is for small games"):
         best_response_value(game, [(0.5, [None, nets[0]]), (0.5, [None, nets[1]])], 0, max_entries=10_000)
+
+
+def test_ppo_measured_against_the_exact_best_response(tmp_path):
+    """The reduced benchmarks/oracles.py: PPO never beats the exact value, and gets most of the gain."""
+    import numpy as np
+
+    from popgames.kinds.markov.oracle import MarkovOracle
+
+    game = card(tmp_path, "iterated_prisoners_dilemma", rounds=4)
+    refs = game.reference_policies()
+    weights = {"tit_for_tat": 0.5, "always_defect": 0.5}
+    mixture = [(w, [None, refs[n]]) for n, w in weights.items()]
+    base = sum(w * evaluate_response(game, mixture, 0, refs[n]) for n, w in weights.items())
+    exact = best_response_value(game, mixture, 0)
+    # 4 rounds. The mixture against itself: TFT-TFT 12, TFT-AllD 3, AllD-TFT 8, AllD-AllD 4.
+    # The best response cooperates in round 1 to learn who plays: (3*3 + 5 + 0 + 3*1) / 2.
+    assert (base, exact) == (pytest.approx(6.75), pytest.approx(8.5))
+    oracle = MarkovOracle(game, seed=0, device="cpu", options={"updates": 40, "num_envs": 256})
+    response = oracle.best_response([[refs["uniform"]], [refs[n] for n in weights]], 0,
+                                    np.array(list(weights.values())))
+    ppo = evaluate_response(game, mixture, 0, response.policy)
+    assert ppo <= exact + 1e-6
+    assert (ppo - base) / (exact - base) >= 0.8, ppo

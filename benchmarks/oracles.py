@@ -1,0 +1,77 @@
+"""The PPO best-response oracle measured against exact best responses, same mixtures, one process run.
+
+    .venv/bin/python benchmarks/oracles.py                 # iterated_prisoners_dilemma, ~5 minutes
+    .venv/bin/python benchmarks/oracles.py --cases tit_for_tat always_defect
+
+For each case -- one reference policy, or a mixture of them, in the opponent's seat -- the
+PPO oracle (``MarkovOracle.best_response`` at the card's default budget) trains a best
+response in seat 0. Its value is then computed exactly (:func:`popgames.kinds.markov.exact.
+evaluate_response`, no sampling), beside the exact best response's value and the value
+of the mixture itself in seat 0 (what PSRO's meta-strategy earns: the baseline a best
+response must beat). The figure of merit is the share of the achievable gain PPO gets,
+``(PPO - base) / (exact - base)``; where nothing can be gained (``exact = base``, e.g.
+against always-defect) the shortfall ``exact - PPO`` is reported instead.
+
+coin_game draws its coins at random, so it has no exact best response here (its rules do
+not declare ``deterministic``); the table covers iterated_prisoners_dilemma.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import popgames
+from popgames.kinds.markov.exact import best_response_value, evaluate_response
+from popgames.kinds.markov.oracle import MarkovOracle
+
+#: Named opponent mixtures (reference policy -> weight) beside the single references.
+MIXTURES = {
+    "tft+alld": {"tit_for_tat": 0.5, "always_defect": 0.5},
+    "allc+tft+uniform": {"always_cooperate": 1 / 3, "tit_for_tat": 1 / 3, "uniform": 1 / 3},
+    "grim+pavlov+alld": {"grim_trigger": 0.5, "pavlov": 0.25, "always_defect": 0.25},
+}
+REFERENCES = ("always_cooperate", "always_defect", "tit_for_tat", "grim_trigger", "pavlov", "uniform")
+
+
+def measure(game: object, weights: dict[str, float], seed: int) -> dict[str, float]:
+    refs = game.reference_policies()
+    names = list(weights)
+    mixture = [(weights[n], [None, refs[n]]) for n in names]
+    base = sum(w * evaluate_response(game, mixture, 0, refs[n]) for n, w in weights.items())
+    exact = best_response_value(game, mixture, 0)
+    oracle = MarkovOracle(game, seed=seed, device="cpu")
+    population = [[refs["uniform"]], [refs[n] for n in names]]
+    start = time.perf_counter()
+    response = oracle.best_response(population, 0, np.array([weights[n] for n in names]))
+    seconds = time.perf_counter() - start
+    ppo = evaluate_response(game, mixture, 0, response.policy)
+    gain = exact - base
+    return {"base": base, "exact": exact, "ppo": ppo, "ppo_estimate": response.value, "seconds": seconds,
+            "share": (ppo - base) / gain if gain > 1e-9 else float("nan")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=[*REFERENCES, *MIXTURES])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    game = popgames.load_game("iterated_prisoners_dilemma")
+    print("| opponent | mixture's own value | exact best response | PPO (exact value; its estimate) | "
+          "share of the gain | PPO wall time |")
+    print("|---|---|---|---|---|---|")
+    for case in args.cases:
+        weights = MIXTURES.get(case, {case: 1.0})
+        r = measure(game, weights, args.seed)
+        share = (f"{r['share']:.1%}" if np.isfinite(r["share"])
+                 else f"no gain possible; shortfall {r['exact'] - r['ppo']:.3f}")
+        print(f"| {case} | {r['base']:.3f} | {r['exact']:.3f} | {r['ppo']:.3f} ({r['ppo_estimate']:.3f}) | "
+              f"{share} | {r['seconds']:.1f} s |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
