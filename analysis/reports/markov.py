@@ -115,8 +115,13 @@ def section(run: Run) -> list[str]:
                   f"case(s) (worst: player {worst[1]} at iteration {worst[0]}, by {-worst[2]:.1f}): "
                   "there the oracle is too weak to say how exploitable the meta-strategy is, and the "
                   "exploitability column (negative gains counted as zero) is only a lower bound.", ""]
-    cols = [k for k in ("split_efficiency", "claim_when_winning", "claim_when_losing", "vs_greedy",
-                        "greedy_extracts", "vs_welfare", "welfare_extracts") if k in last]
+    if "exact_nash_conv" in last:
+        lines += [f"Exact NashConv of the final meta-strategy (backward induction over every history, "
+                  f"kinds/markov/exact.py): **{last['exact_nash_conv']:.4f}**, where the PPO best responses "
+                  f"estimate {records[-1]['exploitability']:.4f}: the oracle's estimate is off by "
+                  f"{last['exact_nash_conv'] - records[-1]['exploitability']:+.4f}.", ""]
+    cols = [k for k in ("exact_nash_conv", "split_efficiency", "claim_when_winning", "claim_when_losing",
+                        "vs_greedy", "greedy_extracts", "vs_welfare", "welfare_extracts") if k in last]
     lines += ["| iteration | exploitability (PPO) | " + " | ".join(c.replace("_", " ") for c in cols)
               + " | PPO env steps/s |", "|---" * (len(cols) + 3) + "|"]
     for r in records:

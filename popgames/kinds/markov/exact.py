@@ -41,6 +41,10 @@ MAX_ENTRIES = 60_000_000
 Profile = Sequence[Any]   # one policy per seat; the learner's seat is ignored
 
 
+class TreeTooLarge(PopgamesError):
+    """The history tree would exceed its entry budget: the game is too large to answer exactly."""
+
+
 @dataclass
 class Level:
     """One step of the tree: for every kept child, its parent, the learner's action, its
@@ -91,7 +95,7 @@ def _tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learne
     for _ in range(rules.horizon):
         batch, joints = weights.shape[0], joint.shape[0]
         if batch * joints * weights.shape[1] > max_entries:
-            raise PopgamesError(f"the exact best response's tree has {batch * joints} histories x "
+            raise TreeTooLarge(f"the exact best response's tree has {batch * joints} histories x "
                                 f"{weights.shape[1]} profiles here, beyond {max_entries:,} entries: "
                                 f"it is for small games (fewer rounds, players or profiles)")
         obs, legal = rules.observe(state), rules.legal(state)
@@ -156,3 +160,32 @@ def _normalised(mixture: Sequence[tuple[float, Profile]]) -> list[tuple[float, P
     if not kept or not np.isfinite(total):
         raise PopgamesError("an exact best response needs a mixture with positive weights")
     return [(w / total, profile) for w, profile in kept]
+
+
+def exact_gaps(game: Any, population: Sequence[Sequence[Any]], joint: np.ndarray,
+               max_entries: int = MAX_ENTRIES) -> np.ndarray:
+    """Each player's exact gain from deviating from the meta-strategy ``joint`` (a distribution
+    over population profiles): its best response to the others' part of ``joint`` (their
+    marginal profile distribution; the product of marginals for Nash) minus what ``joint``
+    gives it. Their sum is the exact NashConv (CCE gap) of the meta-strategy."""
+    n = game.rules.n_players
+    gaps = np.zeros(n)
+    for i in range(n):
+        others = joint.sum(axis=i)
+        mixture = [(float(w), _profile(population, i, index)) for index, w in np.ndenumerate(others) if w > 1e-12]
+        own = 0.0
+        for k, weight in enumerate(np.moveaxis(joint, i, 0).reshape(joint.shape[i], -1).sum(1)):
+            if weight <= 1e-12:
+                continue
+            given = np.take(joint, k, axis=i) / weight
+            conditional = [(float(w), _profile(population, i, index)) for index, w in np.ndenumerate(given)
+                           if w > 1e-12]
+            own += weight * evaluate_response(game, conditional, i, population[i][k], max_entries)
+        gaps[i] = best_response_value(game, mixture, i, max_entries) - own
+    return gaps
+
+
+def _profile(population: Sequence[Sequence[Any]], seat: int, index: tuple[int, ...]) -> list[Any]:
+    """The other seats' policies at ``index`` (their axes in seat order), ``None`` in ``seat``."""
+    rest = iter(index)
+    return [None if j == seat else population[j][next(rest)] for j in range(len(population))]

@@ -158,7 +158,10 @@ class MarkovOracle(Oracle):
         ``joint`` is the meta-strategy as a distribution over population profiles. For
         each reference R in :data:`BENCHMARK_REFERENCES`: ``vs_R`` is the meta-strategy's
         mean return with every other seat played by R (averaged over seats), and
-        ``R_extracts`` is what R earns doing so.
+        ``R_extracts`` is what R earns doing so. Where the rules are deterministic and the
+        history tree small enough, ``exact_nash_conv`` (and each player's ``exact_gap_i``) is
+        the meta-strategy's exact NashConv (CCE gap for a correlated ``joint``), by
+        :func:`popgames.kinds.markov.exact.exact_gaps`: the measure of the PPO estimate.
         """
         entries = [(float(w), None, [population[i][k] for i, k in enumerate(index)])
                    for index, w in np.ndenumerate(joint) if w > 1e-12]
@@ -182,6 +185,16 @@ class MarkovOracle(Oracle):
                 theirs.append(float((returns.sum(1) - returns[:, seat]).mean() / max(self.n_players - 1, 1)))
             out[f"vs_{name}"] = float(np.mean(ours))
             out[f"{name}_extracts"] = float(np.mean(theirs))
+        if self.game.deterministic:   # small deterministic games: the exact NashConv beside PPO's
+            from popgames.kinds.markov.exact import TreeTooLarge, exact_gaps
+
+            try:
+                gaps = exact_gaps(self.game, population, joint)
+            except TreeTooLarge:
+                out["exact_nash_conv_skipped"] = 1.0
+            else:
+                out["exact_nash_conv"] = float(np.maximum(gaps, 0.0).sum())
+                out.update({f"exact_gap_{i}": float(g) for i, g in enumerate(gaps)})
         return out
 
 

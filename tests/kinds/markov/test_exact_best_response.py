@@ -144,3 +144,18 @@ def test_ppo_measured_against_the_exact_best_response(tmp_path):
     ppo = evaluate_response(game, mixture, 0, response.policy)
     assert ppo <= exact + 1e-6
     assert (ppo - base) / (exact - base) >= 0.8, ppo
+
+
+def test_exact_nash_conv_of_a_meta_strategy():
+    import numpy as np
+
+    from popgames.kinds.markov.exact import exact_gaps
+
+    game = load("iterated_prisoners_dilemma")
+    refs = game.reference_policies()
+    population = [[refs["tit_for_tat"], refs["always_defect"]], [refs["tit_for_tat"], refs["always_defect"]]]
+    half = np.full((2, 2), 0.25)
+    # Each player: best response 20.5 against the half-half mix, the mix itself 15.75.
+    assert exact_gaps(game, population, half) == pytest.approx([4.75, 4.75], abs=1e-12)
+    both_defect = np.array([[0.0, 0.0], [0.0, 1.0]])   # always-defect against itself: an equilibrium
+    assert exact_gaps(game, population, both_defect) == pytest.approx([0.0, 0.0], abs=1e-12)
