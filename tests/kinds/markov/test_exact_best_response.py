@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import popgames
 from popgames.core.errors import PopgamesError
 from popgames.kinds.markov.exact import best_response_value, evaluate_response
 from popgames.kinds.markov.policies import MlpPolicy
