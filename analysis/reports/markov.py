@@ -107,14 +107,23 @@ def section(run: Run) -> list[str]:
         lines += [f"Final {key.replace('_', ' ')}: **{last[key]:.3f} ± {ci:.3f}** "
                   f"(greedy self-play {greedy if greedy is None else f'{greedy:.3f}'}, "
                   f"welfare self-play {welfare if welfare is None else f'{welfare:.3f}'}).{verdict}", ""]
-    short = [(r["iteration"], p, g) for r in records for p, g in enumerate(r.get("best_response_gain", []))
-             if g < 0]
+    short = [(r["iteration"], p, g, ci) for r in records
+             for p, (g, ci) in enumerate(zip(r.get("best_response_gain", []),
+                                             r.get("best_response_gain_ci95", [0.0] * 99)))
+             if g + ci < 0]
     if short:
         worst = min(short, key=lambda x: x[2])
-        lines += [f"The PPO best response fell short of the meta-strategy's own payoff in {len(short)} "
-                  f"case(s) (worst: player {worst[1]} at iteration {worst[0]}, by {-worst[2]:.1f}): "
-                  "there the oracle is too weak to say how exploitable the meta-strategy is, and the "
-                  "exploitability column (negative gains counted as zero) is only a lower bound.", ""]
+        lines += [f"The PPO best response fell short of the meta-strategy's own payoff beyond its 95% "
+                  f"interval in {len(short)} case(s) (worst: player {worst[1]} at iteration {worst[0]}, "
+                  f"by {-worst[2]:.2f} ± {worst[3]:.2f}): there the oracle is too weak to say how exploitable "
+                  "the meta-strategy is, and the exploitability column (negative gains counted as zero) is "
+                  "only a lower bound.", ""]
+    behind = [(r["iteration"], p) for r in records for p, s in enumerate(r.get("short_of_population", [])) if s]
+    if behind:
+        lines += [f"In {len(behind)} case(s) the PPO response did worse than the best policy already in the "
+                  "population against the same mix (iteration, player: "
+                  + ", ".join(f"{i}, {p}" for i, p in behind) + "); it joined the population anyway "
+                  "(PSRO's definition), where the meta-solver gives it weight only if it helps.", ""]
     if "exact_nash_conv" in last:
         lines += [f"Exact NashConv of the final meta-strategy (backward induction over every history, "
                   f"kinds/markov/exact.py): **{last['exact_nash_conv']:.4f}**, where the PPO best responses "

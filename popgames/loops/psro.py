@@ -133,6 +133,34 @@ def _best_responses(oracle: Oracle, state: PsroState, sol: registry.Solution
     return new, gains, stats
 
 
+def _against_population(state: PsroState, sol: Any, gains: np.ndarray, stats: list[dict[str, Any]]
+                        ) -> dict[str, list]:
+    """A learned response measured against what the population already had: the 95%
+    half-width of its estimated gain (from the oracle's ``value_se``), and the gain of the
+    best existing member against the same mix (the meta-game's entries). A response whose
+    gain falls below that member's beyond its interval is ``short_of_population``: the loop
+    still adds it (PSRO's definition; the meta-solver gives it no weight if it is worse),
+    and the report says so."""
+    n = len(gains)
+    errors = np.zeros(n)
+    for entry in stats:
+        if 0 <= entry.get("player", -1) < n:
+            errors[entry["player"]] = 1.96 * float(entry.get("value_se", 0.0))
+    if len(stats) == 1 and stats[0].get("player") == -1:   # one shared network, measured per seat
+        errors[:] = 1.96 * np.asarray(stats[0].get("value_se_by_seat", np.zeros(n)), dtype=np.float64)
+    member = np.zeros(n)
+    marginals = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
+    for i in range(n if sol.concept != "ce" else 0):   # CE: per recommendation, not measured here
+        sizes = [len(m) for m in marginals]
+        block = state.meta_game.payoffs[(i, *(slice(0, k) for k in sizes))]
+        others = outer([m for j, m in enumerate(marginals) if j != i]) if sol.concept != "cce" \
+            else sol.joint.sum(axis=i)
+        member[i] = float((np.moveaxis(block, i, 0).reshape(sizes[i], -1) @ np.asarray(others).reshape(-1)).max()
+                          - float(sol.payoffs[i]))
+    return {"best_response_gain_ci95": errors.tolist(), "best_member_gain": member.tolist(),
+            "short_of_population": (gains + errors < member).tolist()}
+
+
 def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, seed: int = 0,
          solver_options: Mapping[str, Any] | None = None, *, oracle: Oracle | None = None,
          state: PsroState | None = None, stop_exploitability: float | None = 1e-10,
@@ -220,6 +248,7 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
             metrics["deviation_payoffs"] = [np.asarray(d).tolist() for d in sol.deviation_payoffs]
         if not exact:  # learned oracle: its raw gains, what it cost, and the game's own metrics
             metrics["best_response_gain"] = raw_gains.tolist()
+            metrics.update(_against_population(state, sol, raw_gains, stats))
             metrics["oracle"] = stats
             metrics["game"] = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
         for i, policies in enumerate(new):

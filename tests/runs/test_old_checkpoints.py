@@ -29,6 +29,9 @@ def _metrics(run: Path) -> list[dict]:
         record.pop("wall_time")
         for stats in record.get("oracle", []):
             stats.pop("steps_per_second"), stats.pop("train_seconds")
+            stats.pop("value_se", None)   # measures added since the old runs were made
+        for key in ("best_response_gain_ci95", "best_member_gain", "short_of_population"):
+            record.pop(key, None)
     return records
 
 

@@ -104,14 +104,16 @@ class MarkovOracle(Oracle):
         return {player: items}
 
     def value(self, policy: MlpPolicy, mix: Mapping[int, list[tuple[float, list[Any]]]],
-              position: tuple[int, ...]) -> float:
-        """Estimated return of ``policy`` against ``mix`` (its seat given by the mix)."""
+              position: tuple[int, ...]) -> tuple[float, float]:
+        """Estimated return of ``policy`` against ``mix`` (its seat given by the mix) and the
+        estimate's standard error over the evaluation episodes."""
         generator = torch_generator(self.seed, VALUE_STREAM, *position, device=self.device)
         with torch_threads(self.config.threads):
             groups, seats = opponent_groups(self.rules, mix, policy, self.config.eval_episodes, generator)
             traj = rollout(self.rules, groups, self.config.eval_episodes, generator, policy, seats)
         rows = torch.arange(self.config.eval_episodes, device=self.device)
-        return float(traj.returns[rows, seats].double().mean())
+        returns = traj.returns[rows, seats].double()
+        return float(returns.mean()), float(returns.std() / np.sqrt(len(returns)))
 
     # -- best response ------------------------------------------------------------------
     def best_response(self, population: Sequence[Sequence[Any]], player: int,
@@ -122,7 +124,8 @@ class MarkovOracle(Oracle):
         with torch_threads(self.config.threads):
             policy, stats = train(self.rules, mix, self.config, generator,
                                   name=f"ppo_p{player}_{len(population[player])}")
-        return Response(policy, self.value(policy, mix, position), {"player": player, **stats})
+        value, error = self.value(policy, mix, position)
+        return Response(policy, value, {"player": player, "value_se": error, **stats})
 
     def shared_best_response(self, population: Sequence[Sequence[Any]],
                              others: Sequence[np.ndarray]) -> list[Response]:
@@ -137,9 +140,10 @@ class MarkovOracle(Oracle):
         with torch_threads(self.config.threads):
             policy, stats = train(self.rules, mix, self.config, generator,
                                   name=f"ppo_shared_{len(population[0])}")
-        return [Response(policy, self.value(policy, {seat: mix[seat]}, (seat, len(population[seat]))),
-                         {"player": -1, **stats} if seat == 0 else {})
-                for seat in range(self.n_players)]
+        values = [self.value(policy, {seat: mix[seat]}, (seat, len(population[seat])))
+                  for seat in range(self.n_players)]
+        first = {"player": -1, "value_se_by_seat": [error for _, error in values], **stats}
+        return [Response(policy, value, first if seat == 0 else {}) for seat, (value, _) in enumerate(values)]
 
     # -- per-iteration game metrics -------------------------------------------------------
     def _mixture(self, entries: list[tuple[float, int | None, list[Any]]], position: tuple[int, ...]
