@@ -91,6 +91,17 @@ def section(run: Run) -> list[str]:
         lines += [f"| {name} | " + " | ".join(f"{v.get(k, float('nan')):.3f}" for k in keys) + " |"
                   for name, v in baselines.items()]
         lines.append("")
+    # Who the verdicts are about: the meta-strategy's weight on learned members (the first
+    # population_size of iteration 0 are the card's seed references).
+    from popgames.analysis.reports.population import player_weights
+
+    seeds = records[0]["population_size"]
+    learned = [float(np.asarray(w)[k:].sum()) for w, k in zip(player_weights(records[-1]), seeds)]
+    lines += [f"Learned (PPO) policies carry {', '.join(f'{x:.0%}' for x in learned)} of the final "
+              f"meta-strategy's weight (by player); the rest is on the seed references. The figures below "
+              f"describe the meta-strategy, "
+              + ("learned policies included." if min(learned) > 0.05 else
+                 "which here is mostly the hand-written references, not learned play."), ""]
     for key in shown:
         ci = Z95 * last.get(f"{key}_se", 0.0)
         greedy = baselines.get("greedy vs greedy", {}).get(key)
@@ -98,8 +109,8 @@ def section(run: Run) -> list[str]:
         verdict = ""
         if greedy is not None and welfare is not None:
             if last[key] - ci > greedy:
-                verdict = (" It is above the greedy baseline beyond the 95% interval: the learned "
-                           "population sustains some cooperation.")
+                verdict = (" It is above the greedy baseline beyond the 95% interval: the meta-strategy "
+                           "sustains some cooperation.")
             elif last[key] + ci < greedy:
                 verdict = " It is below even the greedy baseline: learning has not found reciprocity."
             else:
