@@ -108,9 +108,15 @@ def section(run: Run) -> list[str]:
         welfare = baselines.get("welfare vs welfare", {}).get(key)
         verdict = ""
         if greedy is not None and welfare is not None:
-            if last[key] - ci > greedy:
-                verdict = (" It is above the greedy baseline beyond the 95% interval: the meta-strategy "
-                           "sustains some cooperation.")
+            # Material: beyond the interval and at least 5% of the way from greedy to welfare.
+            material = 0.05 * abs(welfare - greedy)
+            if last[key] - ci > greedy and last[key] - greedy > material:
+                verdict = (f" It is above the greedy baseline beyond the 95% interval, "
+                           f"{(last[key] - greedy) / (welfare - greedy):.0%} of the way to welfare: the "
+                           "meta-strategy sustains some cooperation.")
+            elif last[key] - ci > greedy:
+                verdict = (" It is above the greedy baseline beyond the 95% interval, but by less than 5% "
+                           "of the way to welfare: in practice no cooperation emerged.")
             elif last[key] + ci < greedy:
                 verdict = " It is below even the greedy baseline: learning has not found reciprocity."
             else:
