@@ -121,11 +121,29 @@ class MarkovOracle(Oracle):
         position = (player, len(population[player]))
         mix = self._mix(population, player, others)
         generator = torch_generator(self.seed, BR_STREAM, *position, device=self.device)
+        name = f"ppo_p{player}_{len(population[player])}"
         with torch_threads(self.config.threads):
-            policy, stats = train(self.rules, mix, self.config, generator,
-                                  name=f"ppo_p{player}_{len(population[player])}")
+            init, start = self._warm_start(population[player], mix, generator, name)
+            policy, stats = train(self.rules, mix, self.config, generator, init=init, name=name)
+        stats = {**start, **stats}
         value, error = self.value(policy, mix, position)
         return Response(policy, value, {"player": player, "value_se": error, **stats})
+
+    def _warm_start(self, members: Sequence[Any], mix: Mapping[int, list[tuple[float, list[Any]]]],
+                    generator: torch.Generator, name: str) -> tuple[MlpPolicy | None, dict[str, Any]]:
+        """With ``warm_start``: the member PPO starts from (:mod:`popgames.kinds.markov.warm_start`),
+        and what it was; else no start."""
+        if not self.config.warm_start:
+            return None, {}
+        from popgames.kinds.markov.warm_start import best_member, imitate
+
+        k, values = best_member(self.rules, mix, members, self.config, generator)
+        member, heads = members[k], 2 if self.config.advantage_alignment else 1
+        if member.kind == "mlp" and member.value_heads == heads:
+            init = member
+        else:
+            init = imitate(self.rules, mix, member, self.config, generator, name)
+        return init, {"warm_start": member.name, "warm_start_value": values[k]}
 
     def shared_best_response(self, population: Sequence[Sequence[Any]],
                              others: Sequence[np.ndarray]) -> list[Response]:

@@ -52,6 +52,7 @@ class PpoConfig:
     share_parameters: bool = False  # one network for every seat: added to every population
     advantage_alignment: bool = False
     alignment_beta: float = 1.0
+    warm_start: bool = False  # start from the population's best member against the mix
     eval_episodes: int = 2048
     eval_jobs: int = 1  # joblib workers for meta-game entries (plain-data tasks)
     threads: int = 1  # torch intra-op threads: small batched ops run faster on one

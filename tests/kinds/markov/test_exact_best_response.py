@@ -158,3 +158,20 @@ def test_exact_nash_conv_of_a_meta_strategy():
     assert exact_gaps(game, population, half) == pytest.approx([4.75, 4.75], abs=1e-12)
     both_defect = np.array([[0.0, 0.0], [0.0, 1.0]])   # always-defect against itself: an equilibrium
     assert exact_gaps(game, population, both_defect) == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_a_warm_start_imitates_the_best_member_against_the_mix():
+    import numpy as np
+
+    from popgames.kinds.markov.oracle import MarkovOracle
+
+    game = load("iterated_prisoners_dilemma")
+    refs = game.reference_policies()
+    # Against tit-for-tat, tit-for-tat (30) beats always-defect (5 + 9 = 14): PPO with no
+    # updates at all returns the imitation of tit-for-tat, worth 30 exactly measured.
+    oracle = MarkovOracle(game, seed=0, device="cpu", options={"warm_start": True, "updates": 0, "num_envs": 256})
+    response = oracle.best_response([[refs["always_defect"], refs["tit_for_tat"]], [refs["tit_for_tat"]]], 0,
+                                    np.array([1.0]))
+    assert response.stats["warm_start"] == "tit_for_tat"
+    assert response.stats["warm_start_value"] == pytest.approx(30.0)
+    assert evaluate_response(game, [(1.0, [None, refs["tit_for_tat"]])], 0, response.policy) == pytest.approx(30.0, abs=0.05)
