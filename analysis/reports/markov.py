@@ -100,7 +100,7 @@ def section(run: Run) -> list[str]:
     lines += [f"Learned (PPO) policies carry {', '.join(f'{x:.0%}' for x in learned)} of the final "
               f"meta-strategy's weight (by player); the rest is on the seed references. The figures below "
               f"describe the meta-strategy, "
-              + ("learned policies included." if min(learned) > 0.05 else
+              + ("learned policies included." if max(learned) > 0.05 else
                  "which here is mostly the hand-written references, not learned play."), ""]
     for key in shown:
         ci = Z95 * last.get(f"{key}_se", 0.0)

@@ -479,8 +479,10 @@ def test_negative_seed_is_one_line_and_writes_nothing(tmp_path, capsys, main, ar
 def bad_oracle_card(tmp_path) -> Path:
     game = tmp_path / "trust_split_bad"
     shutil.copytree(MARKOV, game)
-    with open(game / "game.toml", "a") as fh:
-        fh.write("\n[oracle]\nbogus = 1\n")
+    text = (game / "game.toml").read_text()   # a bogus key in the card's [oracle] table
+    text = (text.replace("\n[oracle]\n", "\n[oracle]\nbogus = 1\n") if "\n[oracle]\n" in text
+            else text + "\n[oracle]\nbogus = 1\n")
+    (game / "game.toml").write_text(text)
     return game
 
 
