@@ -1,6 +1,7 @@
 """The PPO best-response oracle measured against exact best responses, same mixtures, one process run.
 
-    .venv/bin/python benchmarks/oracles.py                 # iterated_prisoners_dilemma, ~5 minutes
+    .venv/bin/python benchmarks/oracles.py                 # iterated_prisoners_dilemma, ~1 minute
+    .venv/bin/python benchmarks/oracles.py --game coin_game
     .venv/bin/python benchmarks/oracles.py --cases tit_for_tat always_defect
 
 For each case -- one reference policy, or a mixture of them, in the opponent's seat -- the
@@ -12,8 +13,8 @@ response must beat). The figure of merit is the share of the achievable gain PPO
 ``(PPO - base) / (exact - base)``; where nothing can be gained (``exact = base``, e.g.
 against always-defect) the shortfall ``exact - PPO`` is reported instead.
 
-coin_game draws its coins at random, so it has no exact best response here (its rules do
-not declare ``deterministic``); the table covers iterated_prisoners_dilemma.
+On coin_game the exact values come from :mod:`popgames.kinds.markov.exact_chance` (its
+rules enumerate the coin's respawns, and histories merge on observations and beliefs).
 """
 
 from __future__ import annotations
@@ -28,13 +29,19 @@ import popgames
 from popgames.kinds.markov.exact import best_response_value, evaluate_response
 from popgames.kinds.markov.oracle import MarkovOracle
 
-#: Named opponent mixtures (reference policy -> weight) beside the single references.
-MIXTURES = {
-    "tft+alld": {"tit_for_tat": 0.5, "always_defect": 0.5},
-    "allc+tft+uniform": {"always_cooperate": 1 / 3, "tit_for_tat": 1 / 3, "uniform": 1 / 3},
-    "grim+pavlov+alld": {"grim_trigger": 0.5, "pavlov": 0.25, "always_defect": 0.25},
+#: Per game: the single references and named opponent mixtures (reference policy -> weight).
+CASES = {
+    "iterated_prisoners_dilemma": (
+        ("always_cooperate", "always_defect", "tit_for_tat", "grim_trigger", "pavlov", "uniform"),
+        {"tft+alld": {"tit_for_tat": 0.5, "always_defect": 0.5},
+         "allc+tft+uniform": {"always_cooperate": 1 / 3, "tit_for_tat": 1 / 3, "uniform": 1 / 3},
+         "grim+pavlov+alld": {"grim_trigger": 0.5, "pavlov": 0.25, "always_defect": 0.25}}),
+    "coin_game": (
+        ("greedy", "welfare", "uniform"),
+        {"greedy+welfare": {"greedy": 0.5, "welfare": 0.5},
+         "greedy+uniform": {"greedy": 0.5, "uniform": 0.5},
+         "greedy+welfare+uniform": {"greedy": 1 / 3, "welfare": 1 / 3, "uniform": 1 / 3}}),
 }
-REFERENCES = ("always_cooperate", "always_defect", "tit_for_tat", "grim_trigger", "pavlov", "uniform")
 
 
 def measure(game: object, weights: dict[str, float], seed: int) -> dict[str, float]:
@@ -51,20 +58,24 @@ def measure(game: object, weights: dict[str, float], seed: int) -> dict[str, flo
     ppo = evaluate_response(game, mixture, 0, response.policy)
     gain = exact - base
     return {"base": base, "exact": exact, "ppo": ppo, "ppo_estimate": response.value, "seconds": seconds,
-            "share": (ppo - base) / gain if gain > 1e-9 else float("nan")}
+            # A gain below 0.01 is nothing to share out: the shortfall is reported instead.
+            "share": (ppo - base) / gain if gain > 1e-2 else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=[*REFERENCES, *MIXTURES])
+    parser.add_argument("--game", choices=tuple(CASES), default="iterated_prisoners_dilemma")
+    parser.add_argument("--cases", nargs="+")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    game = popgames.load_game("iterated_prisoners_dilemma")
+    references, mixtures = CASES[args.game]
+    game = popgames.load_game(args.game)
+    print(f"{args.game}, PPO at the card's budget, seed {args.seed}")
     print("| opponent | mixture's own value | exact best response | PPO (exact value; its estimate) | "
           "share of the gain | PPO wall time |")
     print("|---|---|---|---|---|---|")
-    for case in args.cases:
-        weights = MIXTURES.get(case, {case: 1.0})
+    for case in args.cases or [*references, *mixtures]:
+        weights = mixtures.get(case, {case: 1.0})
         r = measure(game, weights, args.seed)
         share = (f"{r['share']:.1%}" if np.isfinite(r["share"])
                  else f"no gain possible; shortfall {r['exact'] - r['ppo']:.3f}")

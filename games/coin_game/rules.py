@@ -48,6 +48,8 @@ class CoinGame:
     obs_bounds = (0.0, 1.0)
 
     def __init__(self, params: dict[str, Any], device: torch.device):
+        # The observations (own and other's position, the coin and its colour) determine the
+        # future, as initial_outcomes / outcomes declare: exact best responses merge on them.
         self.size, self.length = int(params["grid_size"]), int(params["episode_length"])
         if self.size < 2:
             raise ValueError(f"grid_size must be >= 2, got {self.size}")
@@ -115,6 +117,37 @@ class CoinGame:
 
     def legal(self, state: State) -> torch.Tensor:
         return torch.ones(state["t"].shape[0], 2, self.n_actions, dtype=torch.bool, device=self.device)
+
+    # -- chance, enumerated (for exact best responses; reset and step draw from the same) --
+    def initial_outcomes(self) -> tuple[State, torch.Tensor]:
+        """Every start ``reset`` can draw (red, blue, coin on distinct cells; either colour),
+        each with its probability."""
+        dev, cells = self.device, self.cells
+        grid = torch.cartesian_prod(*(torch.arange(cells, device=dev),) * 3, torch.arange(2, device=dev))
+        red, blue, coin, colour = grid.unbind(1)
+        ok = (red != blue) & (coin != red) & (coin != blue)
+        red, blue, coin, colour = red[ok], blue[ok], coin[ok], colour[ok]
+        batch = len(red)
+        state = {"t": torch.zeros(batch, dtype=torch.long, device=dev),
+                 "pos": self._pos(torch.stack([red, blue], 1)), "coin": self._pos(coin), "colour": colour,
+                 "returns": torch.zeros(batch, 2, device=dev), "picks": torch.zeros(batch, 2, 2, device=dev)}
+        return state, torch.full((batch,), 1.0 / batch, dtype=torch.float64, device=dev)
+
+    def outcomes(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """``step``'s chance enumerated: one outcome per cell the new coin may take
+        (``[B * cells]`` states, in row-major blocks of ``cells``), their probabilities
+        ``[B, cells]`` (an unpicked coin stays: all of the mass on outcome 0) and the rewards
+        ``[B, 2]``, which chance does not touch."""
+        batch, cells = state["t"].shape[0], self.cells
+        first, rewards, _ = self.step(state, actions, torch.Generator(device=self.device).manual_seed(0))
+        picked = first["colour"] != state["colour"]
+        free = ~self._occupied(self._cell(first["pos"]))
+        probs = torch.where(picked[:, None], free / free.sum(1, keepdim=True),
+                            torch.nn.functional.one_hot(torch.zeros_like(picked, dtype=torch.long), cells))
+        out = {k: v.repeat_interleave(cells, 0) for k, v in first.items()}
+        spawn = self._pos(torch.arange(cells, device=self.device).repeat(batch))
+        out["coin"] = torch.where(picked.repeat_interleave(cells)[:, None], spawn, out["coin"])
+        return out, probs.to(torch.float64), rewards
 
     def observe(self, state: State) -> torch.Tensor:
         batch = state["t"].shape[0]

@@ -132,6 +132,15 @@ class MarkovGame(RulesCard):
         return bool(getattr(self.rules, "deterministic", False))
 
     @property
+    def enumerates_chance(self) -> bool:
+        """Whether the rules enumerate their chance: ``initial_outcomes() -> (states, probs)``
+        and ``outcomes(state, actions) -> (states [B * K], probs [B, K], rewards)``. Rules that
+        do declare with it that the players' observations together determine the future, so
+        :mod:`popgames.kinds.markov.exact_chance` may merge histories on them."""
+        return callable(getattr(self.rules, "outcomes", None)) and callable(
+            getattr(self.rules, "initial_outcomes", None))
+
+    @property
     def obs_bounds(self) -> tuple[float, float]:
         """The rules' ``obs_bounds = (low, high)`` of observations, unbounded by default."""
         return getattr(self.rules, "obs_bounds", (-math.inf, math.inf))

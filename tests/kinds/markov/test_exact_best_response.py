@@ -112,10 +112,10 @@ def test_a_mixture_is_worth_more_than_its_parts_answered_separately_only_through
 
 
 def test_refusals_are_one_line(tmp_path):
-    with pytest.raises(PopgamesError, match="deterministic = True"):
-        coin = load("coin_game")
-        refs = coin.reference_policies()
-        best_response_value(coin, [(1.0, [None, next(iter(refs.values()))])], 0)
+    with pytest.raises(PopgamesError, match="deterministic = True"):   # random hands, not enumerated
+        trust = load("trust_split")
+        refs = trust.reference_policies()
+        best_response_value(trust, [(1.0, [None, next(iter(refs.values()))])], 0)
     game = load("iterated_prisoners_dilemma")
     nets = _mlps(game, 2, 3)
     with pytest.raises(PopgamesError, match="it is for small games"):

@@ -1,0 +1,117 @@
+"""The history tree of deterministic Markov games, one batched level per step (see
+:mod:`popgames.kinds.markov.exact`), and the helpers both exact solvers share: distinct
+observation rows and the entry budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Sequence
+
+import torch
+
+from popgames.core.errors import PopgamesError
+
+#: Most tree entries (histories times profiles) one induction may hold per level.
+MAX_ENTRIES = 60_000_000
+Profile = Sequence[Any]   # one policy per seat; the learner's seat is ignored
+
+
+class TreeTooLarge(PopgamesError):
+    """The history tree would exceed its entry budget: the game is too large to answer exactly."""
+
+
+@dataclass
+class Level:
+    """One step of the tree: for every kept child, its parent, the learner's action, its
+    reach-weighted reward ``sum_c w_c r_i`` and (for the expectation) the learner's probability."""
+
+    parent: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    learner_prob: torch.Tensor | None
+    n_parents: int
+
+
+def distinct_rows(obs: torch.Tensor, legal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct (observation, legal) rows and each row's index among them. Rows are keyed
+    by a fixed random projection (a 1-D unique is far cheaper than ``unique(dim=0)``); the
+    keys are checked against the rows, with the exact row-wise unique as the fallback."""
+    rows = torch.cat([obs, legal.to(obs.dtype)], 1).to(torch.float64)
+    projection = torch.rand(rows.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    keys = rows @ projection.to(rows.device)
+    unique_keys, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.full((len(unique_keys),), len(rows), dtype=torch.long, device=rows.device)
+    first.scatter_reduce_(0, inverse, torch.arange(len(rows), device=rows.device), "amin")
+    if not torch.equal(rows[first][inverse], rows):   # two rows shared a key: do it row by row
+        unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
+        return unique, inverse
+    return rows[first], inverse
+
+
+def probs_by_row(policy: Any, distinct: tuple[torch.Tensor, torch.Tensor], width: int) -> torch.Tensor:
+    """``policy.probs`` of every row, computed once per distinct (observation, legal) row."""
+    unique, inverse = distinct
+    probs = policy.probs(unique[:, :width].to(torch.float32), unique[:, width:] > 0.5)
+    return probs.to(torch.float64)[inverse]
+
+
+def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner: Any | None,
+          max_entries: int) -> list[Level]:
+    if not game.deterministic:
+        raise PopgamesError(f"{game.name}: exact best responses need rules that declare "
+                            "deterministic = True (no chance after the reset) or enumerate their chance "
+                            "(initial_outcomes and outcomes)")
+    rules = game.rules
+    n, a = rules.n_players, rules.n_actions
+    joint = torch.tensor(list(product(range(a), repeat=n)), device=rules.device)        # [J, n]
+    generator = torch.Generator(device=rules.device).manual_seed(0)   # never drawn from
+    state = rules.reset(1, generator)
+    weights = torch.tensor([[float(w) for w, _ in mixture]], dtype=torch.float64, device=rules.device)
+    levels = []
+    for _ in range(rules.horizon):
+        batch, joints = weights.shape[0], joint.shape[0]
+        if batch * joints * weights.shape[1] > max_entries:
+            raise TreeTooLarge(f"the exact best response's tree has {batch * joints} histories x "
+                                f"{weights.shape[1]} profiles here, beyond {max_entries:,} entries: "
+                                f"it is for small games (fewer rounds, players or profiles)")
+        obs, legal = rules.observe(state), rules.legal(state)
+        width = obs.shape[2]
+        reach = weights[:, :, None].expand(batch, weights.shape[1], joints).clone()    # [B, C, J]
+        for j in range(n):
+            if j == seat:
+                continue
+            distinct = distinct_rows(obs[:, j], legal[:, j])
+            for c, (_, profile) in enumerate(mixture):
+                p = probs_by_row(profile[j], distinct, width)                        # [B, A]
+                reach[:, c] *= p[:, joint[:, j]]
+        learner_ok = legal[:, seat][:, joint[:, seat]]                                   # [B, J]
+        learner_prob = None
+        if learner is not None:
+            distinct = distinct_rows(obs[:, seat], legal[:, seat])
+            learner_prob = probs_by_row(learner, distinct, width)[:, joint[:, seat]]
+        keep = (reach.sum(1) > 0) & learner_ok
+        parent, which = keep.nonzero(as_tuple=True)
+        step_state = {k: v[parent] for k, v in state.items()}
+        state, rewards, _ = rules.step(step_state, joint[which], generator)
+        weights = reach[parent, :, which]                                                 # [K, C]
+        levels.append(Level(parent, joint[which, seat], (weights * rewards[:, seat, None].double()).sum(1),
+                            None if learner_prob is None else learner_prob[parent, which], batch))
+    return levels
+
+
+def induction(levels: list[Level], n_actions: int, maximise: bool) -> float:
+    ahead = torch.zeros(0, dtype=torch.float64)
+    for t in range(len(levels) - 1, -1, -1):
+        level = levels[t]
+        value = level.reward + (ahead if t < len(levels) - 1 else 0.0)
+        if maximise:   # the learner picks, per history, the action with the most reach-weighted value
+            q = torch.zeros(level.n_parents, n_actions, dtype=torch.float64, device=value.device)
+            q.index_put_((level.parent, level.action), value, accumulate=True)
+            seen = torch.zeros(level.n_parents, n_actions, dtype=torch.bool, device=value.device)
+            seen[level.parent, level.action] = True
+            ahead = q.masked_fill(~seen, -torch.inf).max(1).values
+        else:          # the learner's own mixed action: its probability times the child's value
+            ahead = torch.zeros(level.n_parents, dtype=torch.float64, device=value.device)
+            ahead.index_add_(0, level.parent, value * level.learner_prob)
+    return float(ahead[0])
