@@ -27,7 +27,7 @@ import numpy as np
 
 from popgames.core.empirical_game import EmpiricalGame
 from popgames.core.errors import PopgamesError
-from popgames.core.payoff_tensor import joint_marginals, outer
+from popgames.core.payoff_tensor import joint_marginals, others_matrix, outer
 from popgames.core.protocols import MetricsRecord, Oracle, OracleSettings
 from popgames.kinds.registry import oracle_for
 from popgames.solvers import registry
@@ -149,14 +149,10 @@ def _against_population(state: PsroState, sol: Any, gains: np.ndarray, stats: li
     if len(stats) == 1 and stats[0].get("player") == -1:   # one shared network, measured per seat
         errors[:] = 1.96 * np.asarray(stats[0].get("value_se_by_seat", np.zeros(n)), dtype=np.float64)
     member = np.zeros(n)
-    marginals = sol.marginals if sol.marginals is not None else joint_marginals(sol.joint)
+    # The meta-game has not grown yet: it is the one the solution answers.
     for i in range(n if sol.concept != "ce" else 0):   # CE: per recommendation, not measured here
-        sizes = [len(m) for m in marginals]
-        block = state.meta_game.payoffs[(i, *(slice(0, k) for k in sizes))]
-        others = outer([m for j, m in enumerate(marginals) if j != i]) if sol.concept != "cce" \
-            else sol.joint.sum(axis=i)
-        member[i] = float((np.moveaxis(block, i, 0).reshape(sizes[i], -1) @ np.asarray(others).reshape(-1)).max()
-                          - float(sol.payoffs[i]))
+        against = others_matrix(state.meta_game.payoffs, i) @ _others(sol, i, n).reshape(-1)
+        member[i] = float(against.max() - float(sol.payoffs[i]))
     return {"best_response_gain_ci95": errors.tolist(), "best_member_gain": member.tolist(),
             "short_of_population": (gains + errors < member).tolist()}
 
