@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import torch
 
-from popgames.kinds.markov.exact_tree import Profile, TreeTooLarge, distinct_rows, probs_by_row
+from popgames.kinds.markov.exact_tree import Profile, TreeTooLarge, distinct_rows, first_rows, probs_by_row
 
 #: Beliefs are merged when their normalised reach vectors agree to this many decimals.
 BELIEF_DIGITS = 12
@@ -57,8 +57,7 @@ def _merge(rules: Any, states: dict[str, torch.Tensor], reach: torch.Tensor
     unique, index = torch.unique(keys, dim=0, return_inverse=True)
     merged_reach = torch.zeros(len(unique), reach.shape[1], dtype=reach.dtype, device=reach.device)
     merged_reach.index_add_(0, index, reach)
-    first = torch.full((len(unique),), len(index), dtype=torch.long, device=index.device)
-    first.scatter_reduce_(0, index, torch.arange(len(index), device=index.device), "amin")
+    first = first_rows(index, len(unique))
     share = total / merged_reach.sum(1)[index]
     return {k: v[first] for k, v in states.items()}, merged_reach, index, share
 

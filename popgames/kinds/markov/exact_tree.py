@@ -41,12 +41,17 @@ def distinct_rows(obs: torch.Tensor, legal: torch.Tensor) -> tuple[torch.Tensor,
     projection = torch.rand(rows.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     keys = rows @ projection.to(rows.device)
     unique_keys, inverse = torch.unique(keys, return_inverse=True)
-    first = torch.full((len(unique_keys),), len(rows), dtype=torch.long, device=rows.device)
-    first.scatter_reduce_(0, inverse, torch.arange(len(rows), device=rows.device), "amin")
+    first = first_rows(inverse, len(unique_keys))
     if not torch.equal(rows[first][inverse], rows):   # two rows shared a key: do it row by row
         unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
         return unique, inverse
     return rows[first], inverse
+
+
+def first_rows(inverse: torch.Tensor, count: int) -> torch.Tensor:
+    """For each of ``count`` groups (``inverse``: each row's group), the index of its first row."""
+    first = torch.full((count,), len(inverse), dtype=torch.long, device=inverse.device)
+    return first.scatter_reduce_(0, inverse, torch.arange(len(inverse), device=inverse.device), "amin")
 
 
 def probs_by_row(policy: Any, distinct: tuple[torch.Tensor, torch.Tensor], width: int) -> torch.Tensor:
