@@ -26,7 +26,7 @@ from popgames.core.randomness import torch_generator
 from popgames.kinds.markov.evaluation import EntryTask, mixture_groups, rollout, run_entries, torch_threads
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
-from popgames.kinds.markov.ppo import PpoConfig, opponent_groups, resolve_device, train
+from popgames.kinds.markov.ppo import PpoConfig, play_against, resolve_device, train
 
 BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
 #: Reference policies the per-iteration metrics play the meta-strategy against.
@@ -109,10 +109,8 @@ class MarkovOracle(Oracle):
         estimate's standard error over the evaluation episodes."""
         generator = torch_generator(self.seed, VALUE_STREAM, *position, device=self.device)
         with torch_threads(self.config.threads):
-            groups, seats = opponent_groups(self.rules, mix, policy, self.config.eval_episodes, generator)
-            traj = rollout(self.rules, groups, self.config.eval_episodes, generator, policy, seats)
-        rows = torch.arange(self.config.eval_episodes, device=self.device)
-        returns = traj.returns[rows, seats].double()
+            returns = play_against(self.rules, mix, policy, self.config.eval_episodes, generator)[2]
+        returns = returns.double()
         return float(returns.mean()), float(returns.std() / np.sqrt(len(returns)))
 
     # -- best response ------------------------------------------------------------------

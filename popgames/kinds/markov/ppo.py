@@ -108,6 +108,32 @@ def opponent_groups(rules: MarkovRules, mix: OpponentMix, learner: MlpPolicy, ba
     return groups, seats.to(rules.device)
 
 
+class AsLearner(torch.nn.Module):
+    """Any policy as the actor-critic module a rollout's learner must be (zero values): a
+    scripted reference can then be recorded like a network."""
+
+    def __init__(self, policy: Any, n_actions: int, heads: int = 1):
+        super().__init__()
+        self.policy, self.n_actions, self.heads = policy, n_actions, heads
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The rollout masks illegal actions afterwards, renormalising over the legal ones.
+        legal = torch.ones(obs.shape[0], self.n_actions, dtype=torch.bool, device=obs.device)
+        probs = self.policy.probs(obs, legal)
+        return torch.log(probs.clamp(min=1e-12)), torch.zeros(obs.shape[0], self.heads, device=obs.device)
+
+
+def play_against(rules: MarkovRules, mix: OpponentMix, policy: Any, episodes: int, generator: torch.Generator,
+                 heads: int = 1) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """``episodes`` episodes of ``policy`` in the learner's seats of ``mix`` (a network as it
+    is, any other policy through :class:`AsLearner`): the trajectory, each episode's seat
+    for the policy, and its return there."""
+    learner = policy if isinstance(policy, MlpPolicy) else AsLearner(policy, rules.n_actions, heads)
+    groups, seats = opponent_groups(rules, mix, learner, episodes, generator)
+    traj = rollout(rules, groups, episodes, generator, learner=learner, learner_seat=seats)
+    return traj, seats, traj.returns[torch.arange(episodes, device=rules.device), seats]
+
+
 def _advantages(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
     """GAE over a fixed-horizon episode (no bootstrap after the last step): ``[T, B, heads]``."""
     adv = torch.zeros_like(values)

@@ -17,45 +17,20 @@ from typing import Any, Sequence
 
 import torch
 
-from popgames.kinds.markov.evaluation import rollout
 from popgames.kinds.markov.game import MarkovRules
 from popgames.kinds.markov.policies import ILLEGAL_LOGIT, MlpPolicy
-from popgames.kinds.markov.ppo import OpponentMix, PpoConfig, opponent_groups
+from popgames.kinds.markov.ppo import OpponentMix, PpoConfig, play_against
 
 #: Rollouts (of ``num_envs`` episodes each) recorded for imitation, and passes over them.
 IMITATION_ROLLOUTS, IMITATION_EPOCHS = 2, 30
-
-
-class _Acting(torch.nn.Module):
-    """Any policy as the actor-critic module a rollout's learner must be (values are zero)."""
-
-    def __init__(self, policy: Any, n_actions: int, heads: int):
-        super().__init__()
-        self.policy, self.n_actions, self.heads = policy, n_actions, heads
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # The rollout masks illegal actions afterwards, renormalising over the legal ones.
-        legal = torch.ones(obs.shape[0], self.n_actions, dtype=torch.bool, device=obs.device)
-        probs = self.policy.probs(obs, legal)
-        return torch.log(probs.clamp(min=1e-12)), torch.zeros(obs.shape[0], self.heads, device=obs.device)
-
-
-def _play(rules: MarkovRules, mix: OpponentMix, policy: Any, config: PpoConfig, generator: torch.Generator,
-          heads: int) -> Any:
-    actor = _Acting(policy, rules.n_actions, heads)
-    groups, seats = opponent_groups(rules, mix, actor, config.num_envs, generator)
-    return rollout(rules, groups, config.num_envs, generator, learner=actor, learner_seat=seats), seats
 
 
 def best_member(rules: MarkovRules, mix: OpponentMix, members: Sequence[Any], config: PpoConfig,
                 generator: torch.Generator) -> tuple[int, list[float]]:
     """The index of the member with the highest mean return against ``mix`` (``num_envs``
     episodes each), and every member's estimate."""
-    values = []
-    for member in members:
-        traj, seats = _play(rules, mix, member, config, generator, 1)
-        rows = torch.arange(config.num_envs, device=rules.device)
-        values.append(float(traj.returns[rows, seats].double().mean()))
+    values = [float(play_against(rules, mix, member, config.num_envs, generator)[2].double().mean())
+              for member in members]
     return max(range(len(values)), key=values.__getitem__), values
 
 
@@ -66,9 +41,8 @@ def imitate(rules: MarkovRules, mix: OpponentMix, member: Any, config: PpoConfig
     obs, legal, actions, targets = [], [], [], []
     rewards_seen = []
     for _ in range(IMITATION_ROLLOUTS):
-        traj, seats = _play(rules, mix, member, config, generator, heads)
-        rows = torch.arange(config.num_envs, device=rules.device)
-        own = traj.rewards[:, rows, seats]
+        traj, seats, _ = play_against(rules, mix, member, config.num_envs, generator, heads)
+        own = traj.rewards[:, torch.arange(config.num_envs, device=rules.device), seats]
         streams = torch.stack([own] + ([traj.rewards.sum(-1) - own] if heads == 2 else []), -1)   # [T, B, h]
         rewards_seen.append(streams)
         obs.append(traj.obs.flatten(0, 1))
