@@ -24,7 +24,7 @@ equilibrium, and never negative.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -194,6 +194,20 @@ def policy_values(policy: np.ndarray, transitions: list[np.ndarray], rewards: li
                   ) -> np.ndarray:
     """``V[..., t, x]`` of ``policy`` in the MDP that a fixed flow induces (``V[T] = 0``)."""
     return q_functions(transitions, rewards, policy)[1]
+
+
+def mix_policies(policies: Sequence[np.ndarray], flows: Sequence[np.ndarray], weights: Sequence[float]
+                 ) -> np.ndarray:
+    """The behaviour policy of a population in which a share ``weights[i]`` plays
+    ``policies[i]`` (its flow ``flows[i]``, ``[..., T + 1, X]``): at each ``(t, x)`` the
+    members' action distributions weighted by their shares of the mass there (Kuhn), so it
+    induces the mixture's flow. Uniform where no member goes."""
+    total = weighted = 0.0
+    for policy, mu, weight in zip(policies, flows, weights):
+        mass = weight * mu[..., :-1, :, None]
+        total, weighted = total + mass, weighted + mass * policy
+    return np.divide(weighted, total, out=np.full(np.shape(weighted), 1.0 / np.shape(weighted)[-1]),
+                     where=total > 0)
 
 
 def greedy(q: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from popgames.core.errors import PopgamesError
-from popgames.kinds.mean_field.exact import MeanFieldRules, greedy, q_functions, uniform_policy
+from popgames.kinds.mean_field.exact import MeanFieldRules, greedy, mix_policies, q_functions, uniform_policy
 
 #: Steps of the restricted game's fictitious play (Nash) or regret matching (CCE).
 META_ITERATIONS = 300
@@ -177,13 +177,7 @@ def mixed_policy(rules: MeanFieldRules, members: Sequence[Sequence[np.ndarray]],
     its value is the shares' mean of the members' values. Uniform where no member goes."""
     policies = _by_population(rules, members)
     flows = member_flows(rules, policies, [np.asarray(s, np.float64) for s in shares])[0]
-    mixed = []
-    for pi, f, s in zip(policies, flows, shares):
-        mass = np.asarray(s)[:, None, None, None] * f[:, :-1, :, None]          # [n, T, X, 1]
-        total = mass.sum(axis=0)
-        weighted = (mass * pi).sum(axis=0)
-        mixed.append(np.divide(weighted, total, out=np.full_like(weighted, 1.0 / rules.n_actions),
-                               where=total > 0))
+    mixed = [mix_policies(list(pi), list(f), s) for pi, f, s in zip(policies, flows, shares)]
     return np.stack(mixed) if rules.agents else mixed[0]
 
 

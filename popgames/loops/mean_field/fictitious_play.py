@@ -15,23 +15,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, flow, greedy
+from popgames.kinds.mean_field.exact import Evaluation, MeanFieldRules, flow, greedy, mix_policies
 
 OPTIONS: dict[str, Any] = {}
-
-
-def average_policies(policy: np.ndarray, mu: np.ndarray, response: np.ndarray, mu_response: np.ndarray,
-                     weight: float) -> np.ndarray:
-    """The policy whose flow is ``(1 - weight)`` of ``policy``'s plus ``weight`` of ``response``'s."""
-    old = (1.0 - weight) * mu[..., :-1, :, None]
-    new = weight * mu_response[..., :-1, :, None]
-    mass = old + new
-    mixed = np.divide(old * policy + new * response, mass, out=np.zeros_like(policy), where=mass > 0)
-    return np.where(mass > 0, mixed, 1.0 / policy.shape[-1])
 
 
 def step(rules: MeanFieldRules, k: int, arrays: Mapping[str, np.ndarray], options: Mapping[str, Any],
          current: Evaluation) -> dict[str, np.ndarray]:
     response = greedy(current.q_best)
     mu_response = flow(rules, response, rewards=False)[0]
-    return {"policy": average_policies(current.policy, current.mu, response, mu_response, 1.0 / (k + 2))}
+    weight = 1.0 / (k + 2)
+    return {"policy": mix_policies([current.policy, response], [current.mu, mu_response], [1.0 - weight, weight])}
