@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import torch
 
-from popgames.kinds.markov.exact_tree import Profile, TreeTooLarge, distinct_rows, first_rows, probs_by_row
+from popgames.kinds.markov.exact_tree import Profile, TreeTooLarge, distinct_rows, first_rows, joint_reach
 
 #: Beliefs are merged when their normalised reach vectors agree to this many decimals.
 BELIEF_DIGITS = 12
@@ -73,17 +73,8 @@ def chance_levels(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int
     levels = []
     for _ in range(rules.horizon):
         batch, joints, profiles = reach.shape[0], joint.shape[0], reach.shape[1]
-        obs, legal = rules.observe(states), rules.legal(states)
-        width = obs.shape[2]
-        pair_reach = reach[:, :, None].expand(batch, profiles, joints).clone()         # [B, C, J]
-        for j in range(n):
-            if j != seat:
-                distinct = distinct_rows(obs[:, j], legal[:, j])
-                for c, (_, profile) in enumerate(mixture):
-                    pair_reach[:, c] *= probs_by_row(profile[j], distinct, width)[:, joint[:, j]]
-        learner_prob = None
-        if learner is not None:
-            learner_prob = probs_by_row(learner, distinct_rows(obs[:, seat], legal[:, seat]), width)[:, joint[:, seat]]
+        legal = rules.legal(states)
+        pair_reach, learner_prob = joint_reach(rules.observe(states), legal, reach, mixture, seat, joint, learner)
         pair_reach = pair_reach * legal[:, seat][:, joint[:, seat]][:, None].to(pair_reach.dtype)
         flat = {k: v.repeat_interleave(joints, 0) for k, v in states.items()}
         nxt, chance, rewards = rules.outcomes(flat, joint.repeat(batch, 1))   # chance [B*J, K]

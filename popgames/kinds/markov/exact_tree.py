@@ -61,6 +61,24 @@ def probs_by_row(policy: Any, distinct: tuple[torch.Tensor, torch.Tensor], width
     return probs.to(torch.float64)[inverse]
 
 
+def joint_reach(obs: torch.Tensor, legal: torch.Tensor, weights: torch.Tensor,
+                mixture: Sequence[tuple[float, Profile]], seat: int, joint: torch.Tensor, learner: Any | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per node, profile and joint action ``[B, C, J]``: the node's reach ``weights [B, C]``
+    times the probability that the profile's opponents play their part of the joint action;
+    and the learner's probability of its part ``[B, J]`` (``None`` without a learner)."""
+    reach = weights[:, :, None].expand(*weights.shape, joint.shape[0]).clone()
+    width = obs.shape[2]
+    for j in range(obs.shape[1]):
+        if j != seat:
+            distinct = distinct_rows(obs[:, j], legal[:, j])
+            for c, (_, profile) in enumerate(mixture):
+                reach[:, c] *= probs_by_row(profile[j], distinct, width)[:, joint[:, j]]
+    if learner is None:
+        return reach, None
+    return reach, probs_by_row(learner, distinct_rows(obs[:, seat], legal[:, seat]), width)[:, joint[:, seat]]
+
+
 def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner: Any | None,
           max_entries: int) -> list[Level]:
     if not game.deterministic:
@@ -80,21 +98,9 @@ def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner
             raise TreeTooLarge(f"the exact best response's tree has {batch * joints} histories x "
                                 f"{weights.shape[1]} profiles here, beyond {max_entries:,} entries: "
                                 f"it is for small games (fewer rounds, players or profiles)")
-        obs, legal = rules.observe(state), rules.legal(state)
-        width = obs.shape[2]
-        reach = weights[:, :, None].expand(batch, weights.shape[1], joints).clone()    # [B, C, J]
-        for j in range(n):
-            if j == seat:
-                continue
-            distinct = distinct_rows(obs[:, j], legal[:, j])
-            for c, (_, profile) in enumerate(mixture):
-                p = probs_by_row(profile[j], distinct, width)                        # [B, A]
-                reach[:, c] *= p[:, joint[:, j]]
+        legal = rules.legal(state)
+        reach, learner_prob = joint_reach(rules.observe(state), legal, weights, mixture, seat, joint, learner)
         learner_ok = legal[:, seat][:, joint[:, seat]]                                   # [B, J]
-        learner_prob = None
-        if learner is not None:
-            distinct = distinct_rows(obs[:, seat], legal[:, seat])
-            learner_prob = probs_by_row(learner, distinct, width)[:, joint[:, seat]]
         keep = (reach.sum(1) > 0) & learner_ok
         parent, which = keep.nonzero(as_tuple=True)
         step_state = {k: v[parent] for k, v in state.items()}
