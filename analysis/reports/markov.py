@@ -1,4 +1,4 @@
-"""Report sections for runs on batched Markov games (learned oracles, sampled meta-games).
+"""Report sections for runs on batched Markov games (learned or exact oracles; sampled or exact meta-games).
 
 Adds to ``report.md``: the game's social-dilemma metrics per iteration against the
 reference baselines (``game_metrics.png``), the final meta-game with 95% confidence
@@ -57,7 +57,8 @@ def _equilibria(meta: np.ndarray, variances: np.ndarray | None, config: dict[str
     nash_label = "Nash" + (f" ({', '.join(f'{k}={v}' for k, v in nash_options.items())})" if nash_options else "")
     lines = ["| solution | player | support (policy: weight) | payoff | verified gap |", "|---|---|---|---|---|"]
     for label, name, options in ((nash_label, "nash", nash_options),
-                                 ("risk-averse (entry variances as risk)", "rae",
+                                 ("risk-averse (entry variances as risk)" if variances is not None
+                                  else "risk-averse (mixing risk only: exact entries)", "rae",
                                   {"entry_variances": variances} if variances is not None else {})):
         try:
             sol = registry.solve(meta, name, **options)
@@ -78,6 +79,8 @@ def section(run: Run) -> list[str]:
     were stored.
     """
     records, arrays = run.records, run.arrays
+    exact = not str(records[-1].get("exploitability_kind", "approx")).startswith("approx_")
+    learner = "exact" if exact else "PPO"
     baselines = run.facts.get("baselines") or {}
     shown = _plot(records, baselines, run.dir / "game_metrics.png")
     last = records[-1]["game"]
@@ -97,7 +100,7 @@ def section(run: Run) -> list[str]:
 
     seeds = records[0]["population_size"]
     learned = [float(np.asarray(w)[k:].sum()) for w, k in zip(player_weights(records[-1]), seeds)]
-    lines += [f"Learned (PPO) policies carry {', '.join(f'{x:.0%}' for x in learned)} of the final "
+    lines += [f"Learned ({learner}) policies carry {', '.join(f'{x:.0%}' for x in learned)} of the final "
               f"meta-strategy's weight (by player); the rest is on the seed references. The figures below "
               f"describe the meta-strategy, "
               + ("learned policies included." if max(learned) > 0.05 else
@@ -141,7 +144,14 @@ def section(run: Run) -> list[str]:
                   "population against the same mix (iteration, player: "
                   + ", ".join(f"{i}, {p}" for i, p in behind) + "); it joined the population anyway "
                   "(PSRO's definition), where the meta-solver gives it weight only if it helps.", ""]
-    if "exact_nash_conv" in last:
+    if "exact_nash_conv" in last and exact:
+        gaps = [o.get("representation_gap", 0.0) for r in records for o in r.get("oracle", [])]
+        lines += [f"The exact oracle's best responses act on the observation; PSRO's NashConv over such "
+                  f"policies is {records[-1]['exploitability']:.4f} at the last iteration, and over every "
+                  f"history-dependent strategy (kinds/markov/exact.py) **{last['exact_nash_conv']:.4f}**. "
+                  f"What answering from the observation alone cost a best response: up to "
+                  f"{max(gaps, default=0.0):.4f}.", ""]
+    elif "exact_nash_conv" in last:
         lines += [f"Exact NashConv of the final meta-strategy (backward induction over every history, "
                   f"kinds/markov/exact.py): **{last['exact_nash_conv']:.4f}**, where the PPO best responses "
                   f"estimate {records[-1]['exploitability']:.4f}: the oracle's estimate is off by "
@@ -154,12 +164,16 @@ def section(run: Run) -> list[str]:
                   "benchmarks/oracles.py), PPO at its card's budget reached 98.4-100% of the exact gain.", ""]
     cols = [k for k in ("exact_nash_conv", "split_efficiency", "claim_when_winning", "claim_when_losing",
                         "vs_greedy", "greedy_extracts", "vs_welfare", "welfare_extracts") if k in last]
-    lines += ["| iteration | exploitability (PPO) | " + " | ".join(c.replace("_", " ") for c in cols)
-              + " | PPO env steps/s |", "|---" * (len(cols) + 3) + "|"]
+    cost = "best response seconds" if exact else "PPO env steps/s"
+    lines += [f"| iteration | exploitability ({learner}) | " + " | ".join(c.replace("_", " ") for c in cols)
+              + f" | {cost} |", "|---" * (len(cols) + 3) + "|"]
     for r in records:
-        speed = np.mean([s["steps_per_second"] for s in r.get("oracle", [])] or [np.nan])
+        oracle = r.get("oracle", [])
+        speed = (np.sum([s["seconds"] for s in oracle]) if exact else
+                 np.mean([s["steps_per_second"] for s in oracle] or [np.nan]))
         lines.append(f"| {r['iteration']} | {r['exploitability']:.2f} | "
-                     + " | ".join(f"{r['game'][c]:.3f}" for c in cols) + f" | {speed:,.0f} |")
+                     + " | ".join(f"{r['game'][c]:.3f}" for c in cols)
+                     + (f" | {speed:.2f} |" if exact else f" | {speed:,.0f} |"))
     lines.append("")
     if arrays is not None and "meta_game" in arrays:
         meta = np.asarray(arrays["meta_game"])
@@ -177,6 +191,14 @@ def section(run: Run) -> list[str]:
                 lines.append(f"| #{i} | " + " | ".join(
                     f"{meta[0, i, j]:.0f}±{half[0, i, j]:.0f}, {meta[1, i, j]:.0f}±{half[1, i, j]:.0f}"
                     for j in range(k1)) + " |")
+            lines.append("")
+        elif meta.shape[0] == 2:   # exact entries: no sampling noise
+            k0, k1 = meta.shape[1:]
+            lines += ["## Final meta-game", "", "Exact expected returns (player 0, player 1); rows are "
+                      "player 0's policies, columns player 1's.", "",
+                      "| | " + " | ".join(f"#{j}" for j in range(k1)) + " |", "|---" * (k1 + 1) + "|"]
+            lines += [f"| #{i} | " + " | ".join(f"{meta[0, i, j]:.2f}, {meta[1, i, j]:.2f}" for j in range(k1))
+                      + " |" for i in range(k0)]
             lines.append("")
         lines += ["## Equilibria of the final meta-game", ""] + _equilibria(
             meta, None if variances is None else np.asarray(variances), run.config) + [""]

@@ -242,11 +242,14 @@ def psro(game: Any, meta_solver: str = "nash", iterations: int | None = None, se
         }
         if own_meta:   # each member's payoff against the solution (not a tensor's contraction)
             metrics["deviation_payoffs"] = [np.asarray(d).tolist() for d in sol.deviation_payoffs]
-        if not exact:  # learned oracle: its raw gains, what it cost, and the game's own metrics
+        if not exact:  # learned oracle: its raw gains, measured against the population
             metrics["best_response_gain"] = raw_gains.tolist()
             metrics.update(_against_population(state, sol, raw_gains, stats))
+        if stats or not exact:   # what the responses cost (and, for an exact oracle, said)
             metrics["oracle"] = stats
-            metrics["game"] = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
+        game_metrics = oracle.iteration_metrics(state.population, sol.joint, state.iteration)
+        if game_metrics or not exact:   # the game's own metrics of the meta-strategy
+            metrics["game"] = game_metrics
         for i, policies in enumerate(new):
             # Every best response joins, even one already present (PSRO's definition; it is
             # what moves uniform / fictitious-play weights); CE responses that coincide

@@ -29,15 +29,36 @@ best response exactly against the same mixture.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from popgames.core.errors import PopgamesError
 from popgames.kinds.markov.exact_chance import chance_induction, chance_levels
-from popgames.kinds.markov.exact_tree import MAX_ENTRIES, Profile, TreeTooLarge, induction, tree
+from popgames.kinds.markov.exact_tree import MAX_ENTRIES, Profile, TreeTooLarge, distinct_rows, induction, tree
+from popgames.kinds.markov.policies import TablePolicy
 
-__all__ = ["MAX_ENTRIES", "TreeTooLarge", "best_response_value", "evaluate_response", "exact_gaps"]
+__all__ = ["MAX_ENTRIES", "ExactResponse", "TreeTooLarge", "best_response", "best_response_value",
+           "evaluate_response", "exact_gaps"]
+
+
+@dataclass(frozen=True)
+class ExactResponse:
+    """An exact best response as a population member: the ``policy`` (a table on the
+    learner's observations), its exact ``value`` against the mixture, and the value of the
+    best response over whole histories (``history_value >= value``; equal when the
+    history-dependent answer is a function of the observation)."""
+
+    policy: TablePolicy
+    value: float
+    history_value: float
+
+    @property
+    def representation_gap(self) -> float:
+        """What answering from the observation alone costs against this mixture."""
+        return self.history_value - self.value
 
 
 def best_response_value(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int,
@@ -53,14 +74,46 @@ def evaluate_response(game: Any, mixture: Sequence[tuple[float, Profile]], seat:
     return _solve(game, mixture, seat, policy, max_entries)
 
 
+def best_response(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, name: str = "exact",
+                  max_entries: int = MAX_ENTRIES) -> ExactResponse:
+    """The exact best response of ``seat`` to ``mixture`` as a policy a population can hold.
+
+    A member acts on its observation, while the best response may use the whole history
+    (module doc). Each observation row therefore plays the action with the most
+    reach-weighted value summed over the histories that show it: the history best response
+    itself wherever those histories agree (always, when the observation recalls the history
+    the opponents' play reveals), else its projection. The table's value is computed
+    exactly, so the projection's cost is measured (:attr:`ExactResponse.representation_gap`).
+    """
+    rows, q_levels = [], []
+    history_value = _solve(game, mixture, seat, None, max_entries, q_levels, rows)
+    q = torch.cat(q_levels)
+    width = game.rules.obs_dim
+    table = torch.cat(rows)
+    unique, inverse = distinct_rows(table[:, :width], table[:, width:])
+    total = torch.zeros(len(unique), q.shape[1], dtype=q.dtype, device=q.device)
+    total.index_add_(0, inverse, q.nan_to_num(neginf=0.0))
+    open_ = unique[:, width:] > 0.5
+    actions = total.masked_fill(~open_, -torch.inf).argmax(1)   # ties: the lowest action
+    policy = TablePolicy(unique.to(torch.float32), actions, name)
+    return ExactResponse(policy, evaluate_response(game, mixture, seat, policy, max_entries), history_value)
+
+
 def _solve(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner: Any | None,
-           max_entries: int) -> float:
-    """The history tree for deterministic rules, the merged graph for rules that enumerate chance."""
-    mixture, maximise = _normalised(mixture), learner is None
+           max_entries: int, q_levels: list[torch.Tensor] | None = None,
+           rows: list[torch.Tensor] | None = None) -> float:
+    """The history tree for deterministic rules, the merged graph for rules that enumerate
+    chance. With ``q_levels`` and ``rows``: each level's action values and learner rows too."""
+    mixture, maximise, keep = _normalised(mixture), learner is None, rows is not None
     if not game.deterministic and game.enumerates_chance:
-        return chance_induction(chance_levels(game, mixture, seat, learner, max_entries),
-                                game.rules.n_actions, maximise)
-    return induction(tree(game, mixture, seat, learner, max_entries), game.rules.n_actions, maximise)
+        levels = chance_levels(game, mixture, seat, learner, max_entries, keep)
+        value = chance_induction(levels, game.rules.n_actions, maximise, q_levels)
+    else:
+        levels = tree(game, mixture, seat, learner, max_entries, keep)
+        value = induction(levels, game.rules.n_actions, maximise, q_levels)
+    if keep:
+        rows.extend(level.rows for level in levels)
+    return value
 
 
 def _normalised(mixture: Sequence[tuple[float, Profile]]) -> list[tuple[float, Profile]]:

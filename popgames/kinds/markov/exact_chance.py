@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 import torch
 
-from popgames.kinds.markov.exact_tree import Profile, TreeTooLarge, distinct_rows, first_rows, joint_reach
+from popgames.kinds.markov.exact_tree import (Profile, TreeTooLarge, distinct_rows, first_rows, joint_reach,
+                                              learner_rows)
 
 #: Beliefs are merged when their normalised reach vectors agree to this many decimals.
 BELIEF_DIGITS = 12
@@ -43,6 +44,7 @@ class ChanceLevel:
     pair: torch.Tensor            # [K] flat index b * J + j
     merged: torch.Tensor          # [K]
     share: torch.Tensor           # [K]
+    rows: torch.Tensor | None = None   # [B, obs + A]: the learner's row at each node, if kept
 
 
 def _merge(rules: Any, states: dict[str, torch.Tensor], reach: torch.Tensor
@@ -63,7 +65,7 @@ def _merge(rules: Any, states: dict[str, torch.Tensor], reach: torch.Tensor
 
 
 def chance_levels(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner: Any | None,
-                  max_entries: int) -> list[ChanceLevel]:
+                  max_entries: int, keep_rows: bool = False) -> list[ChanceLevel]:
     rules = game.rules
     n, a = rules.n_players, rules.n_actions
     joint = torch.tensor(list(product(range(a), repeat=n)), device=rules.device)        # [J, n]
@@ -73,8 +75,8 @@ def chance_levels(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int
     levels = []
     for _ in range(rules.horizon):
         batch, joints, profiles = reach.shape[0], joint.shape[0], reach.shape[1]
-        legal = rules.legal(states)
-        pair_reach, learner_prob = joint_reach(rules.observe(states), legal, reach, mixture, seat, joint, learner)
+        legal, obs = rules.legal(states), rules.observe(states)
+        pair_reach, learner_prob = joint_reach(obs, legal, reach, mixture, seat, joint, learner)
         pair_reach = pair_reach * legal[:, seat][:, joint[:, seat]][:, None].to(pair_reach.dtype)
         flat = {k: v.repeat_interleave(joints, 0) for k, v in states.items()}
         nxt, chance, rewards = rules.outcomes(flat, joint.repeat(batch, 1))   # chance [B*J, K]
@@ -90,11 +92,13 @@ def chance_levels(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int
         states, reach, merged, share = _merge(rules, children, child_reach.reshape(-1, profiles)[kept])
         reward = (pair_reach.sum(1) * rewards[:, seat].double().reshape(batch, joints))   # [B, J]
         levels.append(ChanceLevel(reward, joint[:, seat], legal[:, seat], learner_prob, kept // outcomes,
-                                  merged, share))
+                                  merged, share, learner_rows(obs, legal, seat) if keep_rows else None))
     return levels
 
 
-def chance_induction(levels: list[ChanceLevel], n_actions: int, maximise: bool) -> float:
+def chance_induction(levels: list[ChanceLevel], n_actions: int, maximise: bool,
+                     q_levels: list[torch.Tensor] | None = None) -> float:
+    """As :func:`popgames.kinds.markov.exact_tree.induction`, over the merged graph."""
     ahead: torch.Tensor | None = None
     for level in reversed(levels):
         value = level.reward.clone()                                                    # [B, J]
@@ -103,7 +107,10 @@ def chance_induction(levels: list[ChanceLevel], n_actions: int, maximise: bool) 
         if maximise:
             q = torch.zeros(value.shape[0], n_actions, dtype=value.dtype, device=value.device)
             q.index_add_(1, level.learner_action, value)
-            ahead = q.masked_fill(~level.learner_legal, -torch.inf).max(1).values
+            q = q.masked_fill(~level.learner_legal, -torch.inf)
+            ahead = q.max(1).values
+            if q_levels is not None:
+                q_levels.insert(0, q)
         else:
             ahead = (value * level.learner_prob).sum(1)
     # The initial outcomes were merged into the first level's nodes: their values add up.

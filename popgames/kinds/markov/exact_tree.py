@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 
 from popgames.core.errors import PopgamesError
+from popgames.kinds.markov.policies import row_projection
 
 #: Most tree entries (histories times profiles) one induction may hold per level.
 MAX_ENTRIES = 60_000_000
@@ -31,6 +32,7 @@ class Level:
     reward: torch.Tensor
     learner_prob: torch.Tensor | None
     n_parents: int
+    rows: torch.Tensor | None = None   # the learner's (observation, legal) row at each parent, if kept
 
 
 def distinct_rows(obs: torch.Tensor, legal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,8 +40,7 @@ def distinct_rows(obs: torch.Tensor, legal: torch.Tensor) -> tuple[torch.Tensor,
     by a fixed random projection (a 1-D unique is far cheaper than ``unique(dim=0)``); the
     keys are checked against the rows, with the exact row-wise unique as the fallback."""
     rows = torch.cat([obs, legal.to(obs.dtype)], 1).to(torch.float64)
-    projection = torch.rand(rows.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    keys = rows @ projection.to(rows.device)
+    keys = rows @ row_projection(rows.shape[1], rows.device)
     unique_keys, inverse = torch.unique(keys, return_inverse=True)
     first = first_rows(inverse, len(unique_keys))
     if not torch.equal(rows[first][inverse], rows):   # two rows shared a key: do it row by row
@@ -80,7 +81,7 @@ def joint_reach(obs: torch.Tensor, legal: torch.Tensor, weights: torch.Tensor,
 
 
 def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner: Any | None,
-          max_entries: int) -> list[Level]:
+          max_entries: int, keep_rows: bool = False) -> list[Level]:
     if not game.deterministic:
         raise PopgamesError(f"{game.name}: exact best responses need rules that declare "
                             "deterministic = True (no chance after the reset) or enumerate their chance "
@@ -98,8 +99,8 @@ def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner
             raise TreeTooLarge(f"the exact best response's tree has {batch * joints} histories x "
                                 f"{weights.shape[1]} profiles here, beyond {max_entries:,} entries: "
                                 f"it is for small games (fewer rounds, players or profiles)")
-        legal = rules.legal(state)
-        reach, learner_prob = joint_reach(rules.observe(state), legal, weights, mixture, seat, joint, learner)
+        legal, obs = rules.legal(state), rules.observe(state)
+        reach, learner_prob = joint_reach(obs, legal, weights, mixture, seat, joint, learner)
         learner_ok = legal[:, seat][:, joint[:, seat]]                                   # [B, J]
         keep = (reach.sum(1) > 0) & learner_ok
         parent, which = keep.nonzero(as_tuple=True)
@@ -107,11 +108,21 @@ def tree(game: Any, mixture: Sequence[tuple[float, Profile]], seat: int, learner
         state, rewards, _ = rules.step(step_state, joint[which], generator)
         weights = reach[parent, :, which]                                                 # [K, C]
         levels.append(Level(parent, joint[which, seat], (weights * rewards[:, seat, None].double()).sum(1),
-                            None if learner_prob is None else learner_prob[parent, which], batch))
+                            None if learner_prob is None else learner_prob[parent, which], batch,
+                            learner_rows(obs, legal, seat) if keep_rows else None))
     return levels
 
 
-def induction(levels: list[Level], n_actions: int, maximise: bool) -> float:
+def learner_rows(obs: torch.Tensor, legal: torch.Tensor, seat: int) -> torch.Tensor:
+    """The learner's (observation, legal mask) rows, as :class:`TablePolicy` keys them."""
+    return torch.cat([obs[:, seat].to(torch.float32), legal[:, seat].to(torch.float32)], 1)
+
+
+def induction(levels: list[Level], n_actions: int, maximise: bool,
+              q_levels: list[torch.Tensor] | None = None) -> float:
+    """The learner's value at the root: the best response's (``maximise``) or the given
+    learner's. With ``q_levels``, each level's action values ``[n_parents, A]`` (reach-weighted;
+    ``-inf`` for actions not open) are put in it, first level first."""
     ahead = torch.zeros(0, dtype=torch.float64)
     for t in range(len(levels) - 1, -1, -1):
         level = levels[t]
@@ -121,7 +132,10 @@ def induction(levels: list[Level], n_actions: int, maximise: bool) -> float:
             q.index_put_((level.parent, level.action), value, accumulate=True)
             seen = torch.zeros(level.n_parents, n_actions, dtype=torch.bool, device=value.device)
             seen[level.parent, level.action] = True
-            ahead = q.masked_fill(~seen, -torch.inf).max(1).values
+            q = q.masked_fill(~seen, -torch.inf)
+            ahead = q.max(1).values
+            if q_levels is not None:
+                q_levels.insert(0, q)
         else:          # the learner's own mixed action: its probability times the child's value
             ahead = torch.zeros(level.n_parents, dtype=torch.float64, device=value.device)
             ahead.index_add_(0, level.parent, value * level.learner_prob)

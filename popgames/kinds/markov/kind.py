@@ -22,6 +22,12 @@ def _ppo(game: Game, settings: OracleSettings) -> Oracle:
     return markov_oracle(game, settings)
 
 
+def _exact(game: Game, settings: OracleSettings) -> Oracle:
+    from popgames.kinds.markov.exact_oracle import exact_markov_oracle
+
+    return exact_markov_oracle(game, settings)
+
+
 def check_ppo_options(game: Game, options: Mapping[str, Any], blame: Mapping[str, str]) -> None:
     """Raise for a bad ``[oracle]`` / ``--oracle-option`` key or value, naming where it was set."""
     from popgames.kinds.markov.ppo import PpoConfig
@@ -36,6 +42,6 @@ def markov_facts(game: Game) -> dict[str, Any]:
     return {"baselines": reference_baselines(game)}
 
 
-KIND = Kind(name="markov", parse=_parse, oracles={"ppo": _ppo}, default_oracle="ppo",
+KIND = Kind(name="markov", parse=_parse, oracles={"ppo": _ppo, "exact": _exact}, default_oracle="ppo",
             check_oracle_options=check_ppo_options, default_learner="ppo", facts=markov_facts,
             torch_device=True)

@@ -1,9 +1,9 @@
-"""Policies for batched Markov games: scripted references and small torch networks.
+"""Policies for batched Markov games: scripted references, small torch networks and tables.
 
 Every policy maps one player's observations ``[B, obs_dim]`` and legal masks
 ``[B, A]`` to action probabilities ``[B, A]``, and can be stored as plain arrays
 (``to_arrays`` / ``policy_from_arrays``): a scripted policy by its name in the
-game's reference set, a network by its flattened parameters.
+game's reference set, a network by its flattened parameters, a table by its rows.
 """
 
 from __future__ import annotations
@@ -92,6 +92,54 @@ class MlpPolicy(nn.Module):
         return masked_probs(self.actor(self.trunk(obs)), legal)
 
 
+class TablePolicy:
+    """A deterministic policy as a table: each listed (observation, legal) row plays its
+    action; a row the table lacks plays uniformly over its legal actions. The exact oracle's
+    best responses take this form (:func:`popgames.kinds.markov.exact.best_response`)."""
+
+    kind = "table"
+
+    def __init__(self, rows: torch.Tensor, actions: torch.Tensor, name: str = "exact"):
+        self.rows = rows.to(torch.float32)        # [R, obs_dim + n_actions]: observation, legal mask
+        self.actions = actions.to(torch.int64)    # [R]
+        self.name = name
+        self._projection = row_projection(rows.shape[1], rows.device)
+        self._keys, self._order = torch.sort(row_keys(self.rows, self._projection))
+
+    def probs(self, obs: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+        query = torch.cat([obs.to(torch.float32), legal.to(torch.float32)], 1)
+        uniform = legal.to(obs.dtype) / legal.sum(1, keepdim=True).to(obs.dtype)
+        if not len(self.actions):
+            return uniform
+        # Keys are compared with a tolerance (their round-off may depend on the batch), and
+        # the two nearest candidates are checked against the row itself.
+        key = row_keys(query, self._projection)
+        at = torch.searchsorted(self._keys, key - 1e-9 * (1 + key.abs()))
+        found = torch.zeros(len(query), dtype=torch.bool, device=query.device)
+        action = torch.zeros(len(query), dtype=torch.int64, device=query.device)
+        for shift in (0, 1):
+            index = self._order[(at + shift).clamp(max=len(self._keys) - 1)]
+            hit = ~found & (self.rows[index] == query).all(1)
+            action = torch.where(hit, self.actions[index], action)
+            found |= hit
+        chosen = torch.nn.functional.one_hot(action, legal.shape[1]).to(obs.dtype)
+        return torch.where(found[:, None], chosen, uniform)
+
+    def __repr__(self) -> str:
+        return f"TablePolicy({self.name!r}, {len(self.actions)} rows)"
+
+
+def row_projection(width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A fixed random vector that keys observation rows by one float64 each."""
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(width, dtype=torch.float64, generator=generator).to(device)
+
+
+def row_keys(rows: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
+    """One float64 key per row."""
+    return (rows.to(torch.float64) * projection).sum(1)
+
+
 def to_arrays(policy, prefix: str) -> dict[str, np.ndarray]:
     """A policy as named arrays (no pickle): its kind, name and parameters."""
     out = {f"{prefix}.name": np.frombuffer(policy.name.encode(), np.uint8).copy()}
@@ -100,6 +148,9 @@ def to_arrays(policy, prefix: str) -> dict[str, np.ndarray]:
                                            policy.value_heads], np.int64)
         for key, value in policy.state_dict().items():
             out[f"{prefix}.param.{key}"] = value.detach().cpu().numpy()
+    elif isinstance(policy, TablePolicy):
+        out[f"{prefix}.table_rows"] = policy.rows.cpu().numpy()
+        out[f"{prefix}.table_actions"] = policy.actions.cpu().numpy()
     return out
 
 
@@ -107,6 +158,9 @@ def policy_from_arrays(arrays: Mapping[str, np.ndarray], prefix: str,
                        references: Mapping[str, object], device: torch.device):
     """Inverse of :func:`to_arrays`; scripted policies are looked up in ``references``."""
     name = bytes(arrays[f"{prefix}.name"].astype(np.uint8)).decode()
+    if f"{prefix}.table_rows" in arrays:
+        return TablePolicy(torch.as_tensor(arrays[f"{prefix}.table_rows"], device=device),
+                           torch.as_tensor(arrays[f"{prefix}.table_actions"], device=device), name)
     if f"{prefix}.shape" not in arrays:
         if name not in references:
             raise KeyError(f"checkpoint names reference policy '{name}', which this game lacks")
