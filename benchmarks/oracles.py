@@ -10,7 +10,10 @@ response in seat 0. Its value is then computed exactly (:func:`popgames.kinds.ma
 evaluate_response`, no sampling), beside the exact best response's value and the value
 of the mixture itself in seat 0 (what PSRO's meta-strategy earns: the baseline a best
 response must beat). The figure of merit is the share of the achievable gain PPO gets,
-``(PPO - base) / (exact - base)``; where nothing can be gained (``exact = base``, e.g.
+``(PPO - base) / (exact - base)``, beside its share of what the exact answer restricted
+to the observation gets (the table of :func:`popgames.kinds.markov.exact.best_response`, a
+lower bound on the best policy of the observation: what a memoryless PPO network can aim
+at when the history answer needs memory); where nothing can be gained (``exact = base``, e.g.
 against always-defect) the shortfall ``exact - PPO`` is reported instead.
 
 On coin_game the exact values come from :mod:`popgames.kinds.markov.exact_chance` (its
@@ -26,7 +29,7 @@ import time
 import numpy as np
 
 import popgames
-from popgames.kinds.markov.exact import best_response_value, evaluate_response
+from popgames.kinds.markov.exact import best_response, evaluate_response
 from popgames.kinds.markov.oracle import MarkovOracle
 
 #: Per game: the single references and named opponent mixtures (reference policy -> weight).
@@ -44,22 +47,24 @@ CASES = {
 }
 
 
-def measure(game: object, weights: dict[str, float], seed: int) -> dict[str, float]:
+def measure(game: object, weights: dict[str, float], seed: int, options: dict | None = None) -> dict[str, float]:
     refs = game.reference_policies()
     names = list(weights)
     mixture = [(weights[n], [None, refs[n]]) for n in names]
     base = sum(w * evaluate_response(game, mixture, 0, refs[n]) for n, w in weights.items())
-    exact = best_response_value(game, mixture, 0)
-    oracle = MarkovOracle(game, seed=seed, device="cpu")
+    answer = best_response(game, mixture, 0)
+    exact, table = answer.history_value, answer.value
+    oracle = MarkovOracle(game, seed=seed, device="cpu", options=options)
     population = [[refs["uniform"]], [refs[n] for n in names]]
     start = time.perf_counter()
     response = oracle.best_response(population, 0, np.array([weights[n] for n in names]))
     seconds = time.perf_counter() - start
     ppo = evaluate_response(game, mixture, 0, response.policy)
     gain = exact - base
-    return {"base": base, "exact": exact, "ppo": ppo, "ppo_estimate": response.value, "seconds": seconds,
+    return {"base": base, "exact": exact, "table": table, "ppo": ppo, "ppo_estimate": response.value, "seconds": seconds,
             # A gain below 0.01 is nothing to share out: the shortfall is reported instead.
-            "share": (ppo - base) / gain if gain > 1e-2 else float("nan")}
+            "share": (ppo - base) / gain if gain > 1e-2 else float("nan"),
+            "table_share": (ppo - base) / (table - base) if table - base > 1e-2 else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,19 +72,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--game", choices=tuple(CASES), default="iterated_prisoners_dilemma")
     parser.add_argument("--cases", nargs="+")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--oracle-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="PPO option over the card's [oracle] table (repeatable)")
     args = parser.parse_args(argv)
+    from popgames.runs.options import parse_option
+
+    options = dict(parse_option(text) for text in args.oracle_option)
     references, mixtures = CASES[args.game]
     game = popgames.load_game(args.game)
-    print(f"{args.game}, PPO at the card's budget, seed {args.seed}")
-    print("| opponent | mixture's own value | exact best response | PPO (exact value; its estimate) | "
-          "share of the gain | PPO wall time |")
+    print(f"{args.game}, PPO at the card's budget{f' with {options}' if options else ''}, seed {args.seed}")
+    print("| opponent | mixture's own value | exact best response (history; observation table) | "
+          "PPO (exact value; its estimate) | share of the gain (history; table) | PPO wall time |")
     print("|---|---|---|---|---|---|")
     for case in args.cases or [*references, *mixtures]:
         weights = mixtures.get(case, {case: 1.0})
-        r = measure(game, weights, args.seed)
-        share = (f"{r['share']:.1%}" if np.isfinite(r["share"])
+        r = measure(game, weights, args.seed, options)
+        share = (f"{r['share']:.1%}; {r['table_share']:.1%}" if np.isfinite(r["share"])
                  else f"no gain possible; shortfall {r['exact'] - r['ppo']:.3f}")
-        print(f"| {case} | {r['base']:.3f} | {r['exact']:.3f} | {r['ppo']:.3f} ({r['ppo_estimate']:.3f}) | "
+        print(f"| {case} | {r['base']:.3f} | {r['exact']:.3f}; {r['table']:.3f} | "
+              f"{r['ppo']:.3f} ({r['ppo_estimate']:.3f}) | "
               f"{share} | {r['seconds']:.1f} s |", flush=True)
     return 0
 

@@ -20,7 +20,12 @@ Rules as in LOLA's vectorised implementation (github.com/alshedivat/lola,
 
 Each agent observes four ``grid_size**2`` channels, flattened channel-first: its
 own position, the other agent's position, a coin of its own colour, a coin of the
-other's colour, so one policy can play either seat. The greedy policy (take every
+other's colour, so one policy can play either seat. With ``egocentric`` (the default)
+the same four channels follow, seen from the agent's own cell (the torus rolled so
+that it sits at the origin): the dynamics are the same from every cell, and a network
+that sees where the coin is *relative to itself* learns to fetch it many times faster
+(benchmarks/oracles.py: PPO's share of the exact best response's gain from 47% to 94%
+against the welfare policy). ``egocentric = false`` is LOLA's observation. The greedy policy (take every
 coin) makes the game a sequential social dilemma: two greedy agents lose on average.
 """
 
@@ -36,6 +41,7 @@ from popgames.kinds.markov.policies import ScriptedPolicy, UniformPolicy
 PARAMS: dict[str, Any] = {
     "grid_size": 3,
     "episode_length": 16,
+    "egocentric": True,   # append the channels seen from the agent's own cell
 }
 #: (row, col) displacement of each action, in LOLA's order.
 MOVES = ((0, 1), (0, -1), (1, 0), (-1, 0))
@@ -59,7 +65,8 @@ class CoinGame:
         self.n_players, self.n_actions = 2, len(MOVES)
         self.horizon = self.length
         self.cells = self.size * self.size
-        self.obs_dim = 4 * self.cells
+        self.egocentric = bool(params["egocentric"])
+        self.obs_dim = (8 if self.egocentric else 4) * self.cells
         self.moves = torch.tensor(MOVES, device=self.device)
 
     # -- helpers ----------------------------------------------------------------------
@@ -161,6 +168,13 @@ class CoinGame:
             obs[rows, 1, cells[:, 1 - me]] = 1.0
             # Channel 2 holds a coin of my colour, channel 3 one of the other's colour.
             obs[rows, 2 + (state["colour"] != me).long(), coin] = 1.0
+            if self.egocentric:   # cell (i, j) of the view is (i, j) away from me on the torus
+                mine = state["pos"][:, me]
+                ar = torch.arange(self.size, device=self.device)
+                index = ((ar[None, :, None] + mine[:, 0, None, None]) % self.size) * self.size + \
+                    (ar[None, None, :] + mine[:, 1, None, None]) % self.size
+                ego = obs.gather(2, index.reshape(batch, 1, self.cells).expand(batch, 4, self.cells))
+                obs = torch.cat([obs, ego], 1)
             views.append(obs.flatten(1))
         return torch.stack(views, 1)
 
@@ -177,7 +191,7 @@ def reference_policies(rules: CoinGame) -> dict[str, Any]:
 
     def distances(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Torus distance to the coin after each move ``[B, 4]``, and whether the coin is mine."""
-        grid = obs.view(obs.shape[0], 4, cells)
+        grid = obs[:, :4 * cells].reshape(obs.shape[0], 4, cells)   # the absolute channels
         me = rules._pos(grid[:, 0].argmax(1))
         coin = rules._pos((grid[:, 2] + grid[:, 3]).argmax(1))
         mine = grid[:, 2].sum(1) > 0.5

@@ -22,7 +22,7 @@ def card(tmp_path: Path, name: str, **params):
     """A shipped game's rules under a fresh card in ``tmp_path`` with these ``[params]``."""
     lines = ['kind = "markov"', f'name = "{name}"', 'rules = "rules.py"', "[params]"]
     for key, value in params.items():
-        text = f'"{value}"' if isinstance(value, str) else repr(value)
+        text = f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else repr(value)
         lines.append(f"{key} = {text}")
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)

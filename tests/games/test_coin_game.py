@@ -35,7 +35,7 @@ def step(s, actions, seed: int = 0):
 
 
 def test_card():
-    assert GAME.n_players == 2 and RULES.n_actions == 4 and RULES.obs_dim == 36
+    assert GAME.n_players == 2 and RULES.n_actions == 4 and RULES.obs_dim == 72   # four 3x3 channels, absolute then egocentric
     assert RULES.horizon == 16 and {"greedy", "welfare", "uniform"} <= set(REFS)
 
 
@@ -84,7 +84,7 @@ def test_reset_places_everything_on_distinct_cells():
 
 
 def test_each_agent_sees_itself_and_its_colour_first():
-    obs = RULES.observe(state([(0, 0), (2, 1)], coin=(1, 2), colour=BLUE))[0].view(2, 4, 9)
+    obs = RULES.observe(state([(0, 0), (2, 1)], coin=(1, 2), colour=BLUE))[0, :, :36].reshape(2, 4, 9)
     assert obs[0, 0, 0] == 1 and obs[0, 1, 7] == 1 and obs[0, 3, 5] == 1 and obs[0, 2].sum() == 0
     assert obs[1, 0, 7] == 1 and obs[1, 1, 0] == 1 and obs[1, 2, 5] == 1 and obs[1, 3].sum() == 0
     assert obs.sum().item() == 6.0
@@ -118,7 +118,7 @@ def test_greedy_against_cooperators_is_a_social_dilemma():
 
 def test_larger_grid(tmp_path):
     game = card(tmp_path, "coin_game", grid_size=5, episode_length=40)
-    assert game.rules.obs_dim == 100 and game.rules.horizon == 40
+    assert game.rules.obs_dim == 200 and game.rules.horizon == 40
     refs = game.reference_policies()
     rec = play(game, [refs["greedy"], refs["uniform"]], batch=64, seed=0)
     assert rec["done"][-1].all() and game.episode_metrics(rec["state"])["pickups_per_step"].mean() > 0.1
@@ -131,3 +131,18 @@ def test_larger_grid(tmp_path):
 def test_bad_params_name_the_field(tmp_path, params, field):
     with pytest.raises(GameCardError, match=field):
         card(tmp_path, "coin_game", **params)
+
+
+def test_the_egocentric_view_rolls_the_board_to_the_agent(tmp_path):
+    # Red at (1, 2), blue at (2, 2), a blue coin at (0, 0). Seen from red's cell, blue is one
+    # row down (1, 0) and the coin one row down, one column right on the torus: (2, 1).
+    s = state([(1, 2), (2, 2)], coin=(0, 0), colour=BLUE)
+    obs = RULES.observe(s)[0]
+    absolute, ego = obs[0, :36].view(4, 3, 3), obs[0, 36:].view(4, 3, 3)
+    assert absolute[0, 1, 2] == 1 and absolute[3, 0, 0] == 1
+    assert ego[0, 0, 0] == 1 and ego[1, 1, 0] == 1 and ego[3, 2, 1] == 1 and ego.sum() == 3
+    # Blue's own view: red one row up (2, 0), the (its own) coin at (1, 1).
+    ego_blue = obs[1, 36:].view(4, 3, 3)
+    assert ego_blue[0, 0, 0] == 1 and ego_blue[1, 2, 0] == 1 and ego_blue[2, 1, 1] == 1
+    plain = card(tmp_path, "coin_game", egocentric=False)
+    assert plain.rules.obs_dim == 36 and torch.equal(plain.rules.observe(s)[0], obs[:, :36])

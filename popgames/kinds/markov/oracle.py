@@ -26,7 +26,7 @@ from popgames.core.randomness import torch_generator
 from popgames.kinds.markov.evaluation import EntryTask, mixture_groups, rollout, run_entries, torch_threads
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
-from popgames.kinds.markov.ppo import PpoConfig, play_against, resolve_device, train
+from popgames.kinds.markov.ppo import PpoConfig, play_against, resolve_device, train, with_self_play
 
 BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
 #: Reference policies the per-iteration metrics play the meta-strategy against.
@@ -122,7 +122,8 @@ class MarkovOracle(Oracle):
         name = f"ppo_p{player}_{len(population[player])}"
         with torch_threads(self.config.threads):
             init, start = self._warm_start(population[player], mix, generator, name)
-            policy, stats = train(self.rules, mix, self.config, generator, init=init, name=name)
+            policy, stats = train(self.rules, with_self_play(mix, self.config.self_play, self.n_players),
+                                  self.config, generator, init=init, name=name)
         stats = {**start, **stats}
         value, error = self.value(policy, mix, position)
         return Response(policy, value, {"player": player, "value_se": error, **stats})
@@ -178,8 +179,8 @@ class MarkovOracle(Oracle):
         ``joint`` is the meta-strategy as a distribution over population profiles. For
         each reference R in :data:`BENCHMARK_REFERENCES`: ``vs_R`` is the meta-strategy's
         mean return with every other seat played by R (averaged over seats), and
-        ``R_extracts`` is what R earns doing so. Where the rules are deterministic and the
-        history tree small enough, ``exact_nash_conv`` (and each player's ``exact_gap_i``) is
+        ``R_extracts`` is what R earns doing so. Where the rules are deterministic or enumerate
+        their chance, and the history tree (graph) is small enough, ``exact_nash_conv`` (and each player's ``exact_gap_i``) is
         the meta-strategy's exact NashConv (CCE gap for a correlated ``joint``), by
         :func:`popgames.kinds.markov.exact.exact_gaps`: the measure of the PPO estimate.
         """
@@ -205,7 +206,7 @@ class MarkovOracle(Oracle):
                 theirs.append(float((returns.sum(1) - returns[:, seat]).mean() / max(self.n_players - 1, 1)))
             out[f"vs_{name}"] = float(np.mean(ours))
             out[f"{name}_extracts"] = float(np.mean(theirs))
-        if self.game.deterministic:   # small deterministic games: the exact NashConv beside PPO's
+        if self.game.deterministic or self.game.enumerates_chance:   # small games: the exact NashConv too
             from popgames.kinds.markov.exact import TreeTooLarge, exact_gaps
 
             try:

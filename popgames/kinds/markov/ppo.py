@@ -53,6 +53,9 @@ class PpoConfig:
     advantage_alignment: bool = False
     alignment_beta: float = 1.0
     warm_start: bool = False  # start from the population's best member against the mix
+    # Share of training episodes against a frozen copy of the learner (refreshed every update)
+    # in the other seats: a learning opponent, which opponent shaping needs to act on.
+    self_play: float = 0.0
     eval_episodes: int = 2048
     eval_jobs: int = 1  # joblib workers for meta-game entries (plain-data tasks)
     threads: int = 1  # torch intra-op threads: small batched ops run faster on one
@@ -85,10 +88,25 @@ class PpoConfig:
             involved = [flagged[k] for k in ("num_envs", "minibatches", "updates", "epochs") if k in flagged]
             raise GameCardError(involved[0] if involved else source, "oracle",
                                 "need num_envs >= minibatches, updates >= 0, epochs >= 1")
+        if not 0.0 <= config.self_play < 1.0:
+            raise GameCardError(flagged.get("self_play", source), "oracle.self_play",
+                                f"expected a share in [0, 1), got {config.self_play}")
         return config
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def with_self_play(mix: OpponentMix, share: float, n_players: int) -> dict[int, list[tuple[float, list[Any]]]]:
+    """``mix`` with ``share`` of each seat's episodes against :data:`SELF` in every other seat."""
+    if share <= 0:
+        return {seat: list(items) for seat, items in mix.items()}
+    out = {}
+    for seat, items in mix.items():
+        total = sum(w for w, _ in items)
+        out[seat] = [(w * (1 - share), p) for w, p in items] + [
+            (total * share, [None if j == seat else SELF for j in range(n_players)])]
+    return out
 
 
 def opponent_groups(rules: MarkovRules, mix: OpponentMix, learner: MlpPolicy, batch: int,

@@ -7,7 +7,8 @@ import torch
 import popgames
 from popgames.core.errors import GameCardError
 from popgames.kinds.markov.evaluation import torch_threads
-from popgames.kinds.markov.ppo import SELF, PpoConfig, _advantages, aligned_advantage, resolve_device, train
+from popgames.kinds.markov.ppo import (SELF, PpoConfig, _advantages, aligned_advantage, resolve_device, train,
+                                       with_self_play)
 
 
 def test_gae_matches_brute_force():
@@ -74,7 +75,8 @@ def test_alignment_adds_a_value_head(trust_split):
 
 @pytest.mark.parametrize("options, field", [({"lr": "fast"}, "oracle.lr"), ({"nope": 1}, "oracle.nope"),
                                             ({"num_envs": 2.5}, "oracle.num_envs"),
-                                            ({"advantage_alignment": 1}, "oracle.advantage_alignment")])
+                                            ({"advantage_alignment": 1}, "oracle.advantage_alignment"),
+                                            ({"self_play": 1.0}, "oracle.self_play")])
 def test_bad_options_name_the_field(options, field):
     with pytest.raises(GameCardError, match=field.replace(".", r"\.")):
         PpoConfig.from_options(options, "games/x/game.toml")
@@ -87,3 +89,13 @@ def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(GameCardError, match="no CUDA device"):
         resolve_device("cuda")
     assert resolve_device(None).type == "cpu"
+
+
+def test_self_play_takes_its_share_of_each_seats_episodes():
+    a, b = object(), object()
+    mix = {0: [(0.25, [None, a]), (0.75, [None, b])], 1: [(1.0, [a, None])]}
+    assert with_self_play(mix, 0.0, 2) == mix
+    mixed = with_self_play(mix, 0.4, 2)
+    assert mixed[0] == [(0.25 * 0.6, [None, a]), (0.75 * 0.6, [None, b]), (1.0 * 0.4, [None, SELF])]
+    assert mixed[1] == [(0.6, [a, None]), (0.4, [SELF, None])]
+    assert with_self_play({0: [(1.0, [None, a, b])]}, 0.5, 3)[0][-1] == (0.5, [None, SELF, SELF])
