@@ -8,25 +8,35 @@ runner -- oracle or learner -- and checkpoint form); everything else is here.
 Every flag and option is checked before the folder is touched; the folder is then locked
 for the whole run (:meth:`popgames.runs.folder.RunFolder.locked`). ``--resume`` refuses a
 flag whose value differs from the run's and fewer ``--iterations`` than are done, and falls
-back to the previous checkpoint when the latest is damaged.
+back to the previous checkpoint when the latest is damaged. The run's tasks go where
+``--backend`` says (:func:`popgames.core.parallel.use_backend`); the backend flags change no
+number, so they are not in ``config.toml`` and a resume may use another backend.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from popgames.core.devices import check_device
 from popgames.core.errors import PopgamesError
+from popgames.core.parallel import use_backend
 from popgames.core.protocols import Game
 from popgames.core.version import __version__
 from popgames.kinds.registry import kind_of, load_game
 from popgames.runs.facts import write_game_facts
 from popgames.runs.folder import RunFolder, RunFolderError
-from popgames.runs.options import card_digest, check_seed, resume_checkpoint
+from popgames.runs.options import (
+    add_backend_flags,
+    backend_of,
+    card_digest,
+    check_seed,
+    resume_checkpoint,
+)
 from popgames.solvers import registry
 
 Config = dict[str, Any]
@@ -86,6 +96,7 @@ def parser(spec: LoopSpec) -> argparse.ArgumentParser:
                    help="torch device of learned oracles and learners: auto (cuda when present, "
                         "else cpu), cpu or cuda[:N]; asking for cuda where there is none is an error")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md and plots")
+    add_backend_flags(p)
     spec.add_flags(p)
     return p
 
@@ -156,14 +167,17 @@ def main(spec: LoopSpec, argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     args = parser(spec).parse_args(argv)
+    backend = backend_of(args)
     game = load_game(args.game)
     wanted = _settings(spec, args, game)
     args.out = args.out or Path("runs") / game.name / spec.out_name(wanted)
     folder = RunFolder(args.out)
     # Everything is checked before the folder is touched: a bad flag leaves nothing behind.
     runner = None if args.resume else spec.runner(game, wanted)
-    # One process per folder for the whole run; a second one is refused, touching nothing.
-    with folder.locked(create=not args.resume):
+    # One process per folder for the whole run; a second one is refused, touching nothing. The
+    # backend (a Ray cluster: started or joined) is up before the folder is touched, and down
+    # after, on an interrupt too.
+    with use_backend(backend), folder.locked(create=not args.resume):
         state = None
         if args.resume:
             config, runner, state = _resume(spec, folder, game, wanted, args)

@@ -1,15 +1,18 @@
-"""What every command-line driver shares: one-line errors, ``KEY=VALUE`` options, seed checks
-and the resume steps common to every loop."""
+"""What every command-line driver shares: one-line errors, ``KEY=VALUE`` options, seed checks,
+the task backend flags and the resume steps common to every loop."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from popgames.core.errors import GameCardError, PopgamesError
+from popgames.core.parallel import BACKENDS, Backend, import_ray
 from popgames.core.protocols import Game
 from popgames.runs.folder import RunFolder, RunFolderError
 
@@ -45,6 +48,29 @@ def check_seed(seed: Any, from_flag: bool, card: str, field: str) -> int:
             raise PopgamesError(f"--seed {seed}: {cause}")
         raise GameCardError(card, field, f"{cause}, got {seed!r}")
     return seed
+
+
+def add_backend_flags(p: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--address`` and ``--workers``: where the run's tasks (meta-game entries,
+    PPO best responses, FXP trainings, N-agent checks) run. They change no number, so they are not part of the run's config."""
+    p.add_argument("--backend", choices=BACKENDS, default="inline",
+                   help="where expensive tasks run: inline (default: this process), loky (local "
+                        "worker processes) or ray (a Ray cluster; pip install 'popgames[ray]')")
+    p.add_argument("--address", metavar="ADDR",
+                   help="with --backend ray: the cluster to join (e.g. HOST:6379); default: "
+                        "start one here with --workers CPUs")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --backend loky or ray: tasks run at once (default: this machine's "
+                        "CPUs, or the joined cluster's)")
+
+
+def backend_of(args: argparse.Namespace) -> Backend:
+    """The checked :class:`Backend` of the flags; a missing Ray is one line, before anything
+    is written."""
+    spec = Backend(args.backend, args.address, args.workers)
+    if spec.name == "ray":
+        import_ray()
+    return spec
 
 
 def check_same_options(out: Path, flag: str, given: Mapping[str, Any], saved: Mapping[str, Any]) -> None:

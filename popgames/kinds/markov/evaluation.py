@@ -7,20 +7,24 @@ environment (the PPO oracle's). Environments that share an opponent policy are
 grouped, so a step costs one forward pass per distinct policy, not per environment.
 
 Meta-game entries are filled by plain-data tasks (:class:`EntryTask`: the card's
-path, a profile's policies as arrays, episode count, seed) run through joblib, so
-``joblib.parallel_config(backend=...)`` can move them elsewhere with no change here.
+path, a profile's policies as arrays, episode count, seed, torch threads) run by
+:func:`popgames.core.parallel.run_tasks`, so ``use_backend`` (or a
+``joblib.parallel_config``) moves them to local processes or a Ray cluster with no change
+here, and every backend gives the same bits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from popgames.core.parallel import run_tasks
 from popgames.kinds.markov.game import MarkovRules, sample_actions
 from popgames.kinds.markov.policies import ILLEGAL_LOGIT
 
@@ -127,8 +131,23 @@ class EntryTask:
     policies: tuple[Mapping[str, np.ndarray], ...]  # one ``to_arrays`` dict per seat
     episodes: int
     seed: int
-    position: tuple[int, ...]                # spawn key below the run's seed
+    position: tuple[int, ...]                # spawn key below the run's seed: (stream, *profile)
     device: str = "cpu"
+    threads: int | None = None               # torch threads; None: the caller's (run_entries)
+
+    @property
+    def gpus(self) -> float:
+        """The share of a GPU the task asks a Ray worker for (none on a CPU device)."""
+        return ENTRY_GPU_SHARE if self.device.startswith("cuda") else 0.0
+
+    def describe(self) -> str:
+        """The task's name in an error message."""
+        return f"meta-game entry {self.position[1:]} of {self.card} (seed {self.seed})"
+
+
+#: GPU share of one entry on Ray: an entry is a batch of small forward passes, so
+#: several share a GPU.
+ENTRY_GPU_SHARE = 0.25
 
 
 @lru_cache(maxsize=8)
@@ -142,25 +161,32 @@ def _game(card: str, params: tuple[tuple[str, Any], ...], device: str) -> Any:
 
 def run_entry(task: EntryTask) -> dict[str, Any]:
     """Mean, sample variance and count of each player's return for one profile."""
-    from popgames.kinds.markov.policies import policy_from_arrays
     from popgames.core.randomness import torch_generator
+    from popgames.kinds.markov.policies import policy_from_arrays
 
     game = _game(task.card, task.params, task.device)
     refs = game.reference_policies()
-    profile = [policy_from_arrays(arrays, "p", refs, game.rules.device) for arrays in task.policies]
-    returns, _ = profile_returns(game.rules, profile, task.episodes,
-                                 torch_generator(task.seed, *task.position, device=task.device))
+    # The thread count travels with the task: the same reductions, the same bits, anywhere.
+    # Arrays from Ray's object store are read-only; torch wants to own what it wraps.
+    policies = [{k: v if v.flags.writeable else v.copy() for k, v in arrays.items()}
+                for arrays in task.policies]
+    with torch_threads(task.threads or 1):
+        profile = [policy_from_arrays(arrays, "p", refs, game.rules.device) for arrays in policies]
+        returns, _ = profile_returns(game.rules, profile, task.episodes,
+                                     torch_generator(task.seed, *task.position, device=task.device))
     return {"mean": returns.mean(0), "var": returns.var(0, ddof=1) if task.episodes > 1
             else np.zeros(returns.shape[1]), "count": task.episodes}
 
 
 def run_entries(tasks: Sequence[EntryTask], n_jobs: int = 1) -> list[dict[str, Any]]:
-    """Run entry tasks through joblib (in this process when ``n_jobs == 1``)."""
-    if n_jobs == 1:
-        return [run_entry(t) for t in tasks]
-    from joblib import Parallel, delayed
-
-    return Parallel(n_jobs=n_jobs)(delayed(run_entry)(t) for t in tasks)
+    """Run entry tasks by :func:`popgames.core.parallel.run_tasks`: where a backend is
+    configured (``use_backend``, ``joblib.parallel_config``), else in this process, or in
+    ``n_jobs`` local processes when it is more than 1. A task without ``threads`` takes
+    the caller's torch thread count."""
+    threads = torch.get_num_threads()
+    tasks = [task if task.threads else replace(task, threads=threads) for task in tasks]
+    return run_tasks(run_entry, tasks, describe=EntryTask.describe, n_jobs=n_jobs,
+                     gpus=max((task.gpus for task in tasks), default=0.0))
 
 
 #: Episodes simulated per reference self-play baseline.

@@ -17,23 +17,25 @@ many noisy estimates is biased up, and the interval says by how much), and the m
 policy's flow is the limit of the finite system.
 
 A check is also a plain-data task (:class:`NAgentTask`: the card's path, the policy as an
-array, ``N``, episodes, seed) run through joblib by :func:`run_n_agent_checks`, so
-``joblib.parallel_config(backend=..., n_jobs=...)`` spreads the sizes over workers or a
-cluster with no change here. The simulation is batched numpy over episodes and agents:
+array, ``N``, episodes, seed) run by :func:`run_n_agent_checks` through
+:func:`popgames.core.parallel.run_tasks`, so ``use_backend`` (or a
+``joblib.parallel_config``) spreads the sizes over local processes or a Ray cluster with no
+change here. The simulation is batched numpy over episodes and agents:
 the rules are numpy functions of the field, so torch would only add copies around them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import stdtrit
 
+from popgames.core.parallel import run_tasks
 from popgames.kinds.mean_field.exact import AgentGrid, evaluate
-
 
 
 def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -133,7 +135,7 @@ def run_n_agent(task: NAgentTask) -> dict[str, Any]:
 
 
 def run_n_agent_checks(tasks: Sequence[NAgentTask]) -> list[dict[str, Any]]:
-    """Run checks through joblib (in this process unless a ``joblib.parallel_config`` says otherwise)."""
-    from joblib import Parallel, delayed
-
-    return Parallel()(delayed(run_n_agent)(task) for task in tasks)
+    """Run checks by :func:`popgames.core.parallel.run_tasks` (in this process unless a
+    backend is configured); results in the order of ``tasks``."""
+    return run_tasks(run_n_agent, tasks,
+                     describe=lambda task: f"N-agent check N={task.n} of {task.card} (seed {task.seed})")
