@@ -124,6 +124,12 @@ class Oracle(Protocol):
         players' population profiles (their axes in player order)."""
         ...
 
+    def best_responses(self, population: Population,
+                       requests: Sequence[tuple[int, np.ndarray]]) -> list[Response]:
+        """:meth:`best_response` for each ``(player, opponents)`` request; an oracle whose
+        responses are expensive runs them at once (as plain-data tasks)."""
+        return [self.best_response(population, player, opponents) for player, opponents in requests]
+
     def shared_best_response(self, population: Population,
                              opponents: Sequence[np.ndarray]) -> list[Response]:
         """One policy for every seat, answering each seat's ``opponents[seat]``: one
@@ -158,6 +164,18 @@ class Oracle(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TrainJob:
+    """One training of an FXP iteration: continue ``policy`` (a main) against ``opponents``,
+    or, with ``policy = None``, train a fresh counter; ``generator`` is the job's own."""
+
+    policy: Any
+    opponents: Opponents
+    player: int
+    generator: np.random.Generator
+    iteration: int
+
+
 class Learner(Protocol):
     """What fictitious cross-play trains through (two seats; policies are opaque objects)."""
 
@@ -175,6 +193,12 @@ class Learner(Protocol):
                       generator: np.random.Generator, iteration: int) -> Any:
         """A (counter) policy for seat ``player`` against the mixture ``opponents``."""
         ...
+
+    def train_all(self, jobs: Sequence[TrainJob]) -> list[Any]:
+        """Each job's new policy (:meth:`train` or :meth:`best_response`); a learner whose
+        training is expensive runs the jobs at once (as plain-data tasks)."""
+        return [self.train(j.policy, j.opponents, j.player, j.generator, j.iteration) if j.policy is not None
+                else self.best_response(j.opponents, j.player, j.generator, j.iteration) for j in jobs]
 
     def payoffs(self, profiles: Sequence[tuple[Any, Any]],
                 generator: np.random.Generator | None = None) -> np.ndarray:

@@ -104,33 +104,30 @@ def _best_responses(oracle: Oracle, state: PsroState, sol: registry.Solution
     """
     meta = state.meta_game.payoffs
     n = oracle.n_players
+    if sol.concept != "ce":
+        others = [_others(sol, i, n) for i in range(n)]
+        # Parameter sharing: one network for every seat, trained against each seat's
+        # opponents at once, joins every player's population. Else one response per
+        # player, all requested at once (a learned oracle trains them in parallel tasks).
+        responses = (oracle.shared_best_response(state.population, others) if oracle.shares_parameters
+                     else oracle.best_responses(state.population, list(enumerate(others))))
+        gains = np.array([r.value - float(sol.payoffs[i]) for i, r in enumerate(responses)])
+        return [[r.policy] for r in responses], gains, [dict(r.stats) for r in responses if r.stats]
+    # CE: one best response per recommended policy, against the others given the recommendation.
+    requests, baselines = [], []
+    for i in range(n):
+        for k, weight in enumerate(joint_marginals(sol.joint)[i]):
+            if weight > 1e-12:
+                cond = np.take(sol.joint, k, axis=i) / weight
+                requests.append((i, cond))
+                baselines.append((weight, float((np.take(meta[i], k, axis=i) * cond).sum())))
     new: list[list[Any]] = [[] for _ in range(n)]
     gains = np.zeros(n)
-    stats: list[dict[str, Any]] = []
-    if oracle.shares_parameters and sol.concept != "ce":
-        # One network for every seat (parameter sharing): trained against each seat's
-        # opponents at once, it joins every player's population.
-        responses = oracle.shared_best_response(state.population, [_others(sol, i, n) for i in range(n)])
-        gains = np.array([r.value - float(sol.payoffs[i]) for i, r in enumerate(responses)])
-        stats = [dict(r.stats) for r in responses if r.stats]
-        return [[r.policy] for r in responses], gains, stats
-    for i in range(n):
-        if sol.concept == "ce":
-            # One best response per recommended policy, against the others given the recommendation.
-            for k, weight in enumerate(joint_marginals(sol.joint)[i]):
-                if weight <= 1e-12:
-                    continue
-                cond = np.take(sol.joint, k, axis=i) / weight
-                response = oracle.best_response(state.population, i, cond)
-                gains[i] += weight * (response.value - float((np.take(meta[i], k, axis=i) * cond).sum()))
-                new[i].append(response.policy)
-                stats += [dict(response.stats)] if response.stats else []
-            continue
-        response = oracle.best_response(state.population, i, _others(sol, i, n))
-        gains[i] = response.value - float(sol.payoffs[i])
+    responses = oracle.best_responses(state.population, requests)
+    for (i, _), (weight, baseline), response in zip(requests, baselines, responses):
+        gains[i] += weight * (response.value - baseline)
         new[i].append(response.policy)
-        stats += [dict(response.stats)] if response.stats else []
-    return new, gains, stats
+    return new, gains, [dict(r.stats) for r in responses if r.stats]
 
 
 def _against_population(state: PsroState, sol: Any, gains: np.ndarray, stats: list[dict[str, Any]]

@@ -88,6 +88,28 @@ def test_training_mix_continues_the_main_and_plays_self(learner):
     assert not torch.equal(vec(trained), vec(main))
 
 
+def test_an_iterations_trainings_run_as_tasks_with_the_same_numbers_in_worker_processes(learner):
+    # A main (with itself as SELF in its mix) and a counter, as one iteration asks: trained
+    # at once in two loky workers they are bit for bit what this process trains.
+    from popgames.core.parallel import Backend, use_backend
+    from popgames.core.protocols import TrainJob
+
+    main = learner.initial_policy(0, task_rng(0, 0))
+    counter = learner.initial_policy(1, task_rng(0, 1))
+
+    def jobs():
+        return [TrainJob(None, [(main, 1.0)], 1, task_rng(4, 0), 0),
+                TrainJob(main, [(main, 0.5), (counter, 0.5)], 0, task_rng(4, 1), 0)]
+
+    here = learner.train_all(jobs())
+    with use_backend(Backend("loky", workers=2)):
+        there = learner.train_all(jobs())
+    assert [p.name for p in here] == ["counter_p1_1", "main_p0_1"]
+    vec = lambda p: torch.nn.utils.parameters_to_vector(p.parameters())  # noqa: E731
+    assert all(torch.equal(vec(a), vec(b)) for a, b in zip(here, there))
+    assert not torch.equal(vec(here[1]), vec(main))
+
+
 def test_checkpoint_rows_round_trip_exactly(learner):
     nets = [learner.initial_policy(p, task_rng(3, p)) for p in range(2)]
     policies = [nets[0], learner.references["greedy"], nets[1]]

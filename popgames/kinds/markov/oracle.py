@@ -22,13 +22,16 @@ import torch
 from popgames.core.errors import GameCardError
 from popgames.core.payoff_tensor import joint_marginals
 from popgames.core.protocols import Entries, Oracle, OracleSettings, Population, Response
+from popgames.core.parallel import run_tasks
 from popgames.core.randomness import torch_generator
 from popgames.kinds.markov.evaluation import EntryTask, mixture_groups, rollout, run_entries, torch_threads
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
-from popgames.kinds.markov.ppo import PpoConfig, play_against, resolve_device, train, with_self_play
+from popgames.kinds.markov.best_response_task import (BR_STREAM, EVAL_STREAM, METRIC_STREAM, BestResponseTask,
+                                                      estimate_value, run_best_response)
+from popgames.kinds.markov.best_response_task import describe as describe_task
+from popgames.kinds.markov.ppo import PpoConfig, resolve_device, train
 
-BR_STREAM, EVAL_STREAM, VALUE_STREAM, METRIC_STREAM = 1, 2, 3, 4
 #: Reference policies the per-iteration metrics play the meta-strategy against.
 BENCHMARK_REFERENCES = ("greedy", "welfare")
 
@@ -79,9 +82,7 @@ class MarkovOracle(Oracle):
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, population: Population, profiles: list[tuple[int, ...]]) -> Entries:
         """Means, sample variances and counts of the players' returns for ``profiles``."""
-        params = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                              for k, v in self.game.params.items()))
-        tasks = [EntryTask(self.game.source, params,
+        tasks = [EntryTask(self.game.source, self._params(),
                            tuple(to_arrays(population[i][k], "p") for i, k in enumerate(profile)),
                            self.config.eval_episodes, self.seed, (EVAL_STREAM, *profile),
                            str(self.device)) for profile in profiles]
@@ -107,42 +108,36 @@ class MarkovOracle(Oracle):
               position: tuple[int, ...]) -> tuple[float, float]:
         """Estimated return of ``policy`` against ``mix`` (its seat given by the mix) and the
         estimate's standard error over the evaluation episodes."""
-        generator = torch_generator(self.seed, VALUE_STREAM, *position, device=self.device)
         with torch_threads(self.config.threads):
-            returns = play_against(self.rules, mix, policy, self.config.eval_episodes, generator)[2]
-        returns = returns.double()
-        return float(returns.mean()), float(returns.std() / np.sqrt(len(returns)))
+            return estimate_value(self.rules, self.config, self.seed, policy, mix, position)
 
     # -- best response ------------------------------------------------------------------
     def best_response(self, population: Sequence[Sequence[Any]], player: int,
                       others: np.ndarray) -> Response:
-        position = (player, len(population[player]))
-        mix = self._mix(population, player, others)
-        generator = torch_generator(self.seed, BR_STREAM, *position, device=self.device)
-        name = f"ppo_p{player}_{len(population[player])}"
-        with torch_threads(self.config.threads):
-            init, start = self._warm_start(population[player], mix, generator, name)
-            policy, stats = train(self.rules, with_self_play(mix, self.config.self_play, self.n_players),
-                                  self.config, generator, init=init, name=name)
-        stats = {**start, **stats}
-        value, error = self.value(policy, mix, position)
-        return Response(policy, value, {"player": player, "value_se": error, **stats})
+        return self.best_responses(population, [(player, others)])[0]
 
-    def _warm_start(self, members: Sequence[Any], mix: Mapping[int, list[tuple[float, list[Any]]]],
-                    generator: torch.Generator, name: str) -> tuple[MlpPolicy | None, dict[str, Any]]:
-        """With ``warm_start``: the member PPO starts from (:mod:`popgames.kinds.markov.warm_start`),
-        and what it was; else no start."""
-        if not self.config.warm_start:
-            return None, {}
-        from popgames.kinds.markov.warm_start import best_member, imitate
+    def best_responses(self, population: Sequence[Sequence[Any]],
+                       requests: Sequence[tuple[int, np.ndarray]]) -> list[Response]:
+        """Every requested player's PPO best response, trained as plain-data tasks
+        (:mod:`popgames.kinds.markov.best_response_task`) that run at once wherever
+        :func:`popgames.core.parallel.run_tasks` sends them."""
+        options = tuple(sorted(self.config.as_dict().items()))
+        tasks = []
+        for player, others in requests:
+            mix = self._mix(population, player, others)[player]
+            tasks.append(BestResponseTask(
+                self.game.source, self._params(), str(self.device), options, self.seed, player,
+                tuple((w, tuple(None if p is None else to_arrays(p, "p") for p in profile)) for w, profile in mix),
+                tuple(to_arrays(p, "p") for p in population[player]),
+                f"ppo_p{player}_{len(population[player])}"))
+        results = run_tasks(run_best_response, tasks, describe=describe_task,
+                            gpus=1.0 if self.device.type == "cuda" else 0.0)
+        return [Response(policy_from_arrays(r["policy"], "p", self.references, self.device), r["value"], r["stats"])
+                for r in results]
 
-        k, values = best_member(self.rules, mix, members, self.config, generator)
-        member, heads = members[k], 2 if self.config.advantage_alignment else 1
-        if member.kind == "mlp" and member.value_heads == heads:
-            init = member
-        else:
-            init = imitate(self.rules, mix, member, self.config, generator, name)
-        return init, {"warm_start": member.name, "warm_start_value": values[k]}
+    def _params(self) -> tuple[tuple[str, Any], ...]:
+        """The game's parameters as a task carries them (hashable: lists as tuples)."""
+        return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in self.game.params.items()))
 
     def shared_best_response(self, population: Sequence[Sequence[Any]],
                              others: Sequence[np.ndarray]) -> list[Response]:

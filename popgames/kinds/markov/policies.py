@@ -159,8 +159,8 @@ def policy_from_arrays(arrays: Mapping[str, np.ndarray], prefix: str,
     """Inverse of :func:`to_arrays`; scripted policies are looked up in ``references``."""
     name = bytes(arrays[f"{prefix}.name"].astype(np.uint8)).decode()
     if f"{prefix}.table_rows" in arrays:
-        return TablePolicy(torch.as_tensor(arrays[f"{prefix}.table_rows"], device=device),
-                           torch.as_tensor(arrays[f"{prefix}.table_actions"], device=device), name)
+        return TablePolicy(torch.tensor(np.array(arrays[f"{prefix}.table_rows"]), device=device),
+                           torch.tensor(np.array(arrays[f"{prefix}.table_actions"]), device=device), name)
     if f"{prefix}.shape" not in arrays:
         if name not in references:
             raise KeyError(f"checkpoint names reference policy '{name}', which this game lacks")
@@ -168,6 +168,7 @@ def policy_from_arrays(arrays: Mapping[str, np.ndarray], prefix: str,
     obs_dim, n_actions, hidden, heads = (int(v) for v in arrays[f"{prefix}.shape"])
     policy = MlpPolicy(obs_dim, n_actions, hidden, name=name, value_heads=heads).to(device)
     mark = f"{prefix}.param."
-    policy.load_state_dict({k[len(mark):]: torch.as_tensor(v) for k, v in arrays.items()
+    # Copies: arrays that come back from another process (Ray) may be read-only.
+    policy.load_state_dict({k[len(mark):]: torch.tensor(np.array(v)) for k, v in arrays.items()
                             if k.startswith(mark)})
     return policy

@@ -45,7 +45,7 @@ import numpy as np
 from popgames.core.empirical_game import EmpiricalGame
 from popgames.core.errors import PopgamesError
 from popgames.core.payoff_tensor import joint_marginals
-from popgames.core.protocols import Learner
+from popgames.core.protocols import Learner, TrainJob
 from popgames.core.randomness import task_rng
 from popgames.loops.fxp.options import check_loop_options, make_learner
 from popgames.loops.fxp.state import FxpRecord, FxpState, grow, initial_state
@@ -122,19 +122,23 @@ def fxp(game: Any, iterations: int | None = None, seed: int = 0, *, learner: Lea
         profile = (state.mains[0][-1], state.mains[1][-1])
         main_values = learner.payoffs([profile], task_rng(seed, t, 0, 5))[0]
         expl = learner.exploitability(profile)
-        new_counters, new_mains, used = {}, {}, {}
+        jobs, used = [], {}
         for i in sides:
             o = 1 - i
             # Counter for seat o: respond to main i's past versions under the meta-strategy.
             versions = [(m, float(w)) for m, w in zip(state.mains[i], marg[i][i]) if w > 0]
-            new_counters[o] = learner.best_response(versions, o, task_rng(seed, t, o, 0), t)
+            jobs.append(TrainJob(None, versions, o, task_rng(seed, t, o, 0), t))
             weights = _cross_weights(cross_weights, state.meta_games[i], i, marg[i][o], main_values[o])
             used[i] = weights
             own = state.mains[o][-1:] if self_play == "latest" else state.mains[o]
             mix = [(q, (1 - cross_play) / len(own)) for q in own] if cross_play < 1 else []
             mix += [(c, cross_play * float(w)) for c, w in zip(state.counters[o], weights)
                     if cross_play > 0 and w > 0]
-            new_mains[i] = learner.train(state.mains[i][-1], mix, i, task_rng(seed, t, i, 1), t)
+            jobs.append(TrainJob(state.mains[i][-1], mix, i, task_rng(seed, t, i, 1), t))
+        # Every counter and main of the iteration is independent of the others: trained at once.
+        trained = learner.train_all(jobs)
+        new_counters = {1 - i: trained[2 * k] for k, i in enumerate(sides)}
+        new_mains = {i: trained[2 * k + 1] for k, i in enumerate(sides)}
         # Seat p's counters are scored in meta-game 1 - p (in the single one when symmetric).
         counter_nash = [marg[0][1]] * 2 if state.symmetric else [marg[1][0], marg[0][1]]
         metrics = {

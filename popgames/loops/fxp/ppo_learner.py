@@ -39,11 +39,13 @@ import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from popgames.core.errors import PopgamesError
-from popgames.core.protocols import Learner
+from popgames.core.parallel import run_tasks
+from popgames.core.protocols import Learner, TrainJob
 from popgames.kinds.markov.evaluation import rollout, torch_threads
 from popgames.kinds.markov.game import MarkovGame
-from popgames.kinds.markov.policies import MlpPolicy
-from popgames.kinds.markov.ppo import SELF, PpoConfig, resolve_device, train
+from popgames.kinds.markov.best_response_task import run_training, training_task
+from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays
+from popgames.kinds.markov.ppo import SELF, PpoConfig, resolve_device
 
 Opponents = Sequence[tuple[Any, float]]
 #: Most environments in one evaluation rollout (bounds memory as the meta-game grows).
@@ -102,24 +104,36 @@ class PpoLearner(Learner):
             mix[seat] = items
         return mix
 
-    def _train(self, mix: dict[int, list], init: Any, generator: np.random.Generator,
-               name: str, role: str, player: int, iteration: int) -> MlpPolicy:
-        self._iteration = iteration
-        with torch_threads(self.config.threads):
-            net, stats = train(self.rules, mix, self.config, self._torch(generator),
-                               init=init if isinstance(init, MlpPolicy) else None, name=name)
-        self._stats.append({"role": role, "player": player, **stats})
-        return net
+    def train_all(self, jobs: Sequence[TrainJob]) -> list[MlpPolicy]:
+        """Every main and counter of an iteration, trained at once as plain-data tasks
+        (:class:`~popgames.kinds.markov.best_response_task.TrainingTask`) wherever
+        :func:`popgames.core.parallel.run_tasks` sends them; the in-process path runs the
+        same tasks."""
+        tasks, roles = [], []
+        for job in jobs:
+            role = "main" if job.policy is not None else "counter"
+            mix = self._mix(job.opponents, job.player, job.policy)
+            init = job.policy if isinstance(job.policy, MlpPolicy) else None
+            seed = int(job.generator.integers(0, 2 ** 63 - 1))   # as _torch draws it
+            tasks.append(training_task(self.game, str(self.device), self.config, seed, mix, init,
+                                       f"{role}_p{job.player}_{job.iteration + 1}"))
+            roles.append((role, job.player, job.iteration))
+        results = run_tasks(run_training, tasks, describe=lambda task: f"FXP training {task.name}",
+                            gpus=1.0 if self.device.type == "cuda" else 0.0)
+        out = []
+        for (role, player, iteration), result in zip(roles, results):
+            self._iteration = iteration
+            self._stats.append({"role": role, "player": player, **result["stats"]})
+            out.append(policy_from_arrays(result["policy"], "p", self.references, self.device))
+        return out
 
     def train(self, policy: Any, opponents: Opponents, player: int,
               generator: np.random.Generator, iteration: int) -> MlpPolicy:
-        return self._train(self._mix(opponents, player, policy), policy, generator,
-                           f"main_p{player}_{iteration + 1}", "main", player, iteration)
+        return self.train_all([TrainJob(policy, opponents, player, generator, iteration)])[0]
 
     def best_response(self, opponents: Opponents, player: int, generator: np.random.Generator,
                       iteration: int) -> MlpPolicy:
-        return self._train(self._mix(opponents, player), None, generator,
-                           f"counter_p{player}_{iteration + 1}", "counter", player, iteration)
+        return self.train_all([TrainJob(None, opponents, player, generator, iteration)])[0]
 
     # -- evaluation ------------------------------------------------------------------------
     def payoffs(self, profiles: Sequence[tuple[Any, Any]],

@@ -71,3 +71,29 @@ def test_entry_tasks_give_the_same_numbers_in_worker_processes():
     profiles = [(0, 0), (0, 1), (1, 0), (1, 1)]
     for a, b in zip(astuple(serial.evaluate(pop, profiles)), astuple(parallel.evaluate(pop, profiles))):
         assert np.array_equal(a, b)
+
+
+def test_best_responses_train_as_tasks_with_the_same_numbers_in_worker_processes():
+    # Both players' responses of one iteration are plain-data tasks (best_response_task.py):
+    # trained in two loky workers at once, they are bit for bit the in-process ones.
+    from popgames.core.parallel import Backend, use_backend
+    from popgames.kinds.markov.policies import to_arrays
+
+    game = popgames.load_game("games/iterated_prisoners_dilemma")
+    oracle = MarkovOracle(game, seed=5, options={"eval_episodes": 64, "num_envs": 32, "updates": 2,
+                                                 "warm_start": True})
+    refs = oracle.references
+    pop = [[refs["tit_for_tat"], refs["uniform"]], [refs["always_defect"], refs["pavlov"]]]
+    requests = [(0, np.array([0.25, 0.75])), (1, np.array([0.5, 0.5]))]
+    here = oracle.best_responses(pop, requests)
+    with use_backend(Backend("loky", workers=2)):
+        there = oracle.best_responses(pop, requests)
+    for a, b in zip(here, there):
+        timing = {"train_seconds", "steps_per_second"}
+        assert a.value == b.value and {k: v for k, v in a.stats.items() if k not in timing} == \
+            {k: v for k, v in b.stats.items() if k not in timing}
+        left, right = to_arrays(a.policy, "p"), to_arrays(b.policy, "p")
+        assert left.keys() == right.keys() and all(np.array_equal(left[k], right[k]) for k in left)
+    # The single-player path is the same task: the same response.
+    alone = oracle.best_response(pop, 1, np.array([0.5, 0.5]))
+    assert alone.value == here[1].value
