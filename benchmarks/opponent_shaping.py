@@ -6,8 +6,9 @@
 PSRO (Nash meta-solver, PPO oracle at the card's settings unless ``--updates`` is given)
 runs on iterated_prisoners_dilemma with every population seeded by ``always_defect`` and
 ``uniform`` (the loaded card's ``game.psro["initial"]`` is replaced in memory; the card
-file is untouched), once with plain PPO best responses and once with
-``advantage_alignment = true``, for each seed. Of the *final* meta-strategy (the Nash of
+file is untouched), with plain PPO best responses and with ``advantage_alignment = true``,
+each trained against the meta-strategy alone or with half of its episodes against a frozen
+copy of itself (``self_play = 0.5``), for each seed. Of the *final* meta-strategy (the Nash of
 the last iteration's meta-game, i.e. over the initial policies and the best responses of
 the iterations before the last; the last iteration's responses only measure it) the table
 gives
@@ -39,7 +40,11 @@ from popgames.kinds.markov.exact import evaluate_response
 from popgames.psro import psro
 
 INITIAL = ["always_defect", "uniform"]
-SETTINGS = {"plain": {"advantage_alignment": False}, "aligned": {"advantage_alignment": True}}
+SETTINGS = {"plain": {"advantage_alignment": False}, "aligned": {"advantage_alignment": True},
+            # Half of each response's training episodes against a frozen copy of itself: a
+            # learning opponent for the alignment term to shape (Duque et al. train in self-play).
+            "plain+self": {"advantage_alignment": False, "self_play": 0.5},
+            "aligned+self": {"advantage_alignment": True, "self_play": 0.5}}
 RETALIATES, COOPERATES, SHOWN = 9.0, 25.0, 0.05
 
 
@@ -48,7 +53,8 @@ def versus(game: Any, policy: Any, opponents: list[tuple[float, Any]]) -> float:
     return evaluate_response(game, [(w, [None, q]) for w, q in opponents if w > 1e-12], 0, policy)
 
 
-def run(game: Any, setting: str, seed: int, iterations: int, updates: int | None) -> dict[str, Any]:
+def run(game: Any, setting: str, seed: int, iterations: int, updates: int | None,
+        objective: str | None = None) -> dict[str, Any]:
     """One PSRO run; the figures of its final meta-strategy."""
     options: dict[str, Any] = dict(SETTINGS[setting])
     if updates is not None:
@@ -56,7 +62,7 @@ def run(game: Any, setting: str, seed: int, iterations: int, updates: int | None
     started = time.perf_counter()
     record = None
     for record in psro(game, meta_solver="nash", iterations=iterations, seed=seed, device="cpu",
-                       oracle_options=options):
+                       oracle_options=options, solver_options={"objective": objective} if objective else None):
         pass
     assert record is not None
     seconds = time.perf_counter() - started
@@ -109,17 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--updates", type=int, default=None, help="PPO updates (default: the card's)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--objective", default="max_welfare",
+                        help="the Nash meta-solver's objective: which equilibrium of the meta-game PSRO "
+                             "answers when mutual defection and mutual reciprocity both are one "
+                             "(default max_welfare; 'none' for the solver's default)")
     args = parser.parse_args(argv)
     game = popgames.load_game("iterated_prisoners_dilemma")
     game.psro = {**game.psro, "initial": list(INITIAL)}   # in memory only; the card is unchanged
     started, rows = time.perf_counter(), []
     for setting in args.settings:
         for seed in args.seeds:
-            rows.append(run(game, setting, seed, args.iterations, args.updates))
+            rows.append(run(game, setting, seed, args.iterations, args.updates,
+                            None if args.objective == "none" else args.objective))
             r = rows[-1]
             print(f"# {setting} seed {seed}: coop {r['coop']:.3f}, vs AllD {r['vs_alld']:.2f}, "
                   f"recip {r['recip']:.2f} ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
-    print(f"iterated_prisoners_dilemma, PSRO nash from {INITIAL}, {args.iterations} iterations, "
+    print(f"iterated_prisoners_dilemma, PSRO nash ({args.objective}) from {INITIAL}, {args.iterations} iterations, "
           f"updates={args.updates or game.oracle_options.get('updates', 'default')}\n")
     print(table(rows))
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
