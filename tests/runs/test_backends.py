@@ -66,6 +66,16 @@ def test_metrics_are_the_same_bits_on_every_backend(inline_run, tmp_path):
     assert (tmp_path / "ray" / "config.toml").read_text() == (inline_run / "config.toml").read_text()
 
 
+@pytest.mark.parametrize("game", ["stag_hunt", "kuhn_poker"])
+def test_exact_kinds_give_the_same_metrics_on_a_pool(game, tmp_path):
+    # Matrix and OpenSpiel oracles are exact and run in the driver: a backend changes nothing.
+    args = ["--iterations", "3", "--no-report"]
+    assert run_main(psro_main, [game, *args, "--out", str(tmp_path / "inline")]) == 0
+    assert run_main(psro_main, [game, *args, "--backend", "loky", "--workers", "2",
+                                "--out", str(tmp_path / "loky")]) == 0
+    assert comparable_metrics(tmp_path / "loky") == comparable_metrics(tmp_path / "inline")
+
+
 def _descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (Ray's head, raylet and workers of a driver)."""
     parents: dict[int, list[int]] = {}
