@@ -14,7 +14,7 @@ backend returns the same bits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from popgames.core.randomness import torch_generator
-from popgames.kinds.markov.evaluation import _game, torch_threads
+from popgames.kinds.markov.evaluation import task_game, task_params, torch_threads
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
 from popgames.kinds.markov.ppo import OpponentMix, PpoConfig, play_against, train, with_self_play
 
@@ -90,15 +90,16 @@ def warm_start(rules: Any, config: PpoConfig, members: Sequence[Any], mix: Oppon
     return init, {"warm_start": member.name, "warm_start_value": values[k]}
 
 
+def _opened(task: BestResponseTask | TrainingTask) -> tuple[Any, PpoConfig, Callable[[Arrays], Any]]:
+    """A task's game, PPO config, and the loader of its policies, where the task runs."""
+    game = task_game(task.card, task.params, task.device)
+    refs, device = game.reference_policies(), game.rules.device
+    return game, PpoConfig(**dict(task.options)), lambda arrays: policy_from_arrays(arrays, "p", refs, device)
+
+
 def run_best_response(task: BestResponseTask) -> dict[str, Any]:
     """Train one task's best response where the task runs; everything returned is data."""
-    game = _game(task.card, task.params, task.device)
-    refs, device = game.reference_policies(), game.rules.device
-
-    def load(arrays: Arrays) -> Any:
-        return policy_from_arrays(arrays, "p", refs, device)
-
-    config = PpoConfig(**dict(task.options))
+    game, config, load = _opened(task)
     mix = {task.player: [(w, [None if a is None else load(a) for a in profile]) for w, profile in task.mix]}
     members = [load(a) for a in task.members]
     with torch_threads(config.threads):
@@ -152,8 +153,7 @@ def training_task(game: Any, device: str, config: PpoConfig, seed: int, mix: Opp
                                          for p in profile))
                   for seat, entries in sorted(mix.items()) for w, profile in entries)
     start = None if init is None else ref(init)
-    params = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in game.params.items()))
-    return TrainingTask(game.source, params, device, tuple(sorted(config.as_dict().items())), seed,
+    return TrainingTask(game.source, task_params(game.params), device, tuple(sorted(config.as_dict().items())), seed,
                         tuple(policies), start, items, name)
 
 
@@ -161,15 +161,13 @@ def run_training(task: TrainingTask) -> dict[str, Any]:
     """Train one :class:`TrainingTask` where it runs: the network's arrays and the statistics."""
     from popgames.kinds.markov.ppo import SELF
 
-    game = _game(task.card, task.params, task.device)
-    refs, device = game.reference_policies(), game.rules.device
-    policies = [policy_from_arrays(arrays, "p", refs, device) for arrays in task.policies]
+    game, config, load = _opened(task)
+    policies = [load(arrays) for arrays in task.policies]
     mix: dict[int, list[tuple[float, list[Any]]]] = {}
     for seat, weight, profile in task.mix:
         mix.setdefault(seat, []).append(
             (weight, [None if k is None else SELF if k == SELF_INDEX else policies[k] for k in profile]))
-    config = PpoConfig(**dict(task.options))
-    generator = torch.Generator(device=device).manual_seed(task.seed)
+    generator = torch.Generator(device=game.rules.device).manual_seed(task.seed)
     with torch_threads(config.threads):
         net, stats = train(game.rules, mix, config, generator,
                            init=None if task.init is None else policies[task.init], name=task.name)

@@ -150,8 +150,15 @@ class EntryTask:
 ENTRY_GPU_SHARE = 0.25
 
 
+def task_params(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A game's parameters as a task carries them (hashable: lists as tuples); :func:`task_game`
+    reads them back."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
 @lru_cache(maxsize=8)
-def _game(card: str, params: tuple[tuple[str, Any], ...], device: str) -> Any:
+def task_game(card: str, params: tuple[tuple[str, Any], ...], device: str) -> Any:
+    """The game a task names (loaded once per process): the card with the task's parameters."""
     from popgames.kinds.registry import load_game
 
     game = load_game(card)
@@ -164,7 +171,7 @@ def run_entry(task: EntryTask) -> dict[str, Any]:
     from popgames.core.randomness import torch_generator
     from popgames.kinds.markov.policies import policy_from_arrays
 
-    game = _game(task.card, task.params, task.device)
+    game = task_game(task.card, task.params, task.device)
     refs = game.reference_policies()
     # The thread count travels with the task: the same reductions, the same bits, anywhere.
     # Arrays from Ray's object store are read-only; torch wants to own what it wraps.

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from popgames.core.errors import GameCardError
-from popgames.core.protocols import Entries, OracleSettings, Population, Response
+from popgames.core.protocols import Entries, Oracle, OracleSettings, Population, Response
 from popgames.kinds.markov.exact import best_response, evaluate_response
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.oracle import MarkovOracle
@@ -53,10 +53,9 @@ class ExactMarkovOracle(MarkovOracle):
                 means[row, seat] = evaluate_response(self.game, [(1.0, profile)], seat, profile[seat])
         return Entries(means)
 
-    def best_responses(self, population: Population,
-                       requests: Sequence[tuple[int, np.ndarray]]) -> list[Response]:
-        """One exact answer per request, in this process (each takes well under a second)."""
-        return [self.best_response(population, player, others) for player, others in requests]
+    # The protocol's default, one exact answer after another in this process (each takes
+    # seconds at most), not the PPO oracle's training tasks.
+    best_responses = Oracle.best_responses
 
     def best_response(self, population: Sequence[Sequence[Any]], player: int,
                       others: np.ndarray) -> Response:

@@ -24,7 +24,8 @@ from popgames.core.payoff_tensor import joint_marginals
 from popgames.core.protocols import Entries, Oracle, OracleSettings, Population, Response
 from popgames.core.parallel import run_tasks
 from popgames.core.randomness import torch_generator
-from popgames.kinds.markov.evaluation import EntryTask, mixture_groups, rollout, run_entries, torch_threads
+from popgames.kinds.markov.evaluation import (EntryTask, mixture_groups, rollout, run_entries, task_params,
+                                              torch_threads)
 from popgames.kinds.markov.game import MarkovGame
 from popgames.kinds.markov.policies import MlpPolicy, policy_from_arrays, to_arrays
 from popgames.kinds.markov.best_response_task import (BR_STREAM, EVAL_STREAM, METRIC_STREAM, BestResponseTask,
@@ -82,7 +83,7 @@ class MarkovOracle(Oracle):
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, population: Population, profiles: list[tuple[int, ...]]) -> Entries:
         """Means, sample variances and counts of the players' returns for ``profiles``."""
-        tasks = [EntryTask(self.game.source, self._params(),
+        tasks = [EntryTask(self.game.source, task_params(self.game.params),
                            tuple(to_arrays(population[i][k], "p") for i, k in enumerate(profile)),
                            self.config.eval_episodes, self.seed, (EVAL_STREAM, *profile),
                            str(self.device)) for profile in profiles]
@@ -126,7 +127,7 @@ class MarkovOracle(Oracle):
         for player, others in requests:
             mix = self._mix(population, player, others)[player]
             tasks.append(BestResponseTask(
-                self.game.source, self._params(), str(self.device), options, self.seed, player,
+                self.game.source, task_params(self.game.params), str(self.device), options, self.seed, player,
                 tuple((w, tuple(None if p is None else to_arrays(p, "p") for p in profile)) for w, profile in mix),
                 tuple(to_arrays(p, "p") for p in population[player]),
                 f"ppo_p{player}_{len(population[player])}"))
@@ -134,10 +135,6 @@ class MarkovOracle(Oracle):
                             gpus=1.0 if self.device.type == "cuda" else 0.0)
         return [Response(policy_from_arrays(r["policy"], "p", self.references, self.device), r["value"], r["stats"])
                 for r in results]
-
-    def _params(self) -> tuple[tuple[str, Any], ...]:
-        """The game's parameters as a task carries them (hashable: lists as tuples)."""
-        return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in self.game.params.items()))
 
     def shared_best_response(self, population: Sequence[Sequence[Any]],
                              others: Sequence[np.ndarray]) -> list[Response]:
