@@ -174,11 +174,9 @@ def run_entry(task: EntryTask) -> dict[str, Any]:
     game = task_game(task.card, task.params, task.device)
     refs = game.reference_policies()
     # The thread count travels with the task: the same reductions, the same bits, anywhere.
-    # Arrays from Ray's object store are read-only; torch wants to own what it wraps.
-    policies = [{k: v if v.flags.writeable else v.copy() for k, v in arrays.items()}
-                for arrays in task.policies]
+    # (policy_from_arrays copies the arrays: those from Ray's object store are read-only.)
     with torch_threads(task.threads or 1):
-        profile = [policy_from_arrays(arrays, "p", refs, game.rules.device) for arrays in policies]
+        profile = [policy_from_arrays(arrays, "p", refs, game.rules.device) for arrays in task.policies]
         returns, _ = profile_returns(game.rules, profile, task.episodes,
                                      torch_generator(task.seed, *task.position, device=task.device))
     return {"mean": returns.mean(0), "var": returns.var(0, ddof=1) if task.episodes > 1
